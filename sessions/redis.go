@@ -1,0 +1,454 @@
+package sessions
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// Redis is the scale-out Store: any number of chat replicas share one Redis.
+// It is safe for concurrent use. Keys, with P the configured prefix:
+//
+//	P s:ID  hash: user_id, created, updated (unix ns), turns, nonce (of the
+//	        last write), m:KEY per meta key
+//	P t:ID  list of Turn JSON, oldest first
+//	P idx   sorted set of ids scored by updated (unix ms), for List
+//
+// Both per-session keys expire TTL after the last update (PEXPIREAT renewed
+// by every write); index members older than TTL are removed lazily by Create
+// and List. Every write is one Lua script, so it is atomic and costs one
+// round trip. Create and Append carry a random nonce stored with the
+// session, so when go-redis retries a call whose reply was lost (read
+// timeout, EOF after the script ran) the retry writes nothing: no
+// duplicated turns, no spurious ErrExists.
+type Redis struct {
+	c      *redis.Client
+	prefix string
+	ttl    time.Duration
+	now    func() time.Time
+}
+
+var _ Store = (*Redis)(nil)
+
+// OpenRedis connects to cfg.RedisURL and pings it once, so a wrong address or
+// password fails here with a clear error. Once open, the client reconnects
+// by itself after an outage; calls made meanwhile fail fast with
+// ErrUnavailable, bounded by the dial/read/write timeouts.
+func OpenRedis(ctx context.Context, cfg Config) (*Redis, error) {
+	if cfg.RedisURL == "" {
+		return nil, errors.New("sessions: redis store needs a redis url")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	opt, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("sessions: redis url %s: %w", maskURL(cfg.RedisURL), err)
+	}
+	applyRedisDefaults(opt, cfg)
+	r := NewRedisFromClient(redis.NewClient(opt), cfg)
+	if err := r.Ping(ctx); err != nil {
+		_ = r.c.Close()
+		return nil, fmt.Errorf("sessions: cannot reach redis at %s: %w", maskURL(cfg.RedisURL), err)
+	}
+	return r, nil
+}
+
+// applyRedisDefaults fills the client options the URL left unset.
+func applyRedisDefaults(opt *redis.Options, cfg Config) {
+	if opt.DialTimeout == 0 {
+		opt.DialTimeout = cfg.DialTimeout
+	}
+	if opt.ReadTimeout == 0 {
+		opt.ReadTimeout = cfg.ReadTimeout
+	}
+	if opt.WriteTimeout == 0 {
+		opt.WriteTimeout = cfg.WriteTimeout
+	}
+	if opt.MaxRetries == 0 {
+		opt.MaxRetries = cfg.MaxRetries
+	}
+	if opt.PoolTimeout == 0 {
+		opt.PoolTimeout = opt.ReadTimeout + time.Second
+	}
+	if opt.DialerRetries == 0 {
+		// The default (5 dials per attempt) multiplies the dial timeout when
+		// Redis is down; one retry keeps a failing turn short.
+		opt.DialerRetries = 2
+	}
+	// A caller's deadline (the turn's context) also bounds the command.
+	opt.ContextTimeoutEnabled = true
+	if opt.MaintNotificationsConfig == nil {
+		// Plain Redis: skip the CLIENT MAINT_NOTIFICATIONS handshake.
+		opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	}
+}
+
+// NewRedisFromClient wraps an existing client (shared with other packages);
+// Close closes it. cfg supplies TTL and KeyPrefix.
+func NewRedisFromClient(c *redis.Client, cfg Config) *Redis {
+	cfg = cfg.withDefaults()
+	return &Redis{c: c, prefix: cfg.KeyPrefix, ttl: cfg.TTL, now: time.Now}
+}
+
+// Client returns the underlying client, for packages that share the
+// connection pool (events).
+func (r *Redis) Client() *redis.Client { return r.c }
+
+func (r *Redis) sessKey(id string) string  { return r.prefix + "s:" + id }
+func (r *Redis) turnsKey(id string) string { return r.prefix + "t:" + id }
+func (r *Redis) idxKey() string            { return r.prefix + "idx" }
+
+// Ping implements Store.
+func (r *Redis) Ping(ctx context.Context) error {
+	if err := r.c.Ping(ctx).Err(); err != nil {
+		return unavailable("ping", err)
+	}
+	return nil
+}
+
+// Close implements Store.
+func (r *Redis) Close() error {
+	if err := r.c.Close(); err != nil && !errors.Is(err, redis.ErrClosed) {
+		return err
+	}
+	return nil
+}
+
+// createScript: KEYS s, t, idx; ARGV expire-at ms, index cutoff ms, score
+// ms, id, nonce, field/value pairs. Returns 0 when the id is taken by
+// another call (a retry of this very call, same nonce, returns 1).
+var createScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if redis.call('HGET', KEYS[1], 'nonce') == ARGV[5] then return 1 end
+  return 0
+end
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[1], 'nonce', ARGV[5], unpack(ARGV, 6))
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
+return 1
+`)
+
+// appendScript: KEYS s, t, idx; ARGV expire-at ms, updated ns, score ms, id,
+// nonce, turn JSON... Returns the turn count, -1 when the session is
+// missing. The nonce makes the client's automatic retry of a call whose
+// reply was lost (timeout, EOF) a no-op instead of a second copy.
+var appendScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if #ARGV < 6 or redis.call('HGET', KEYS[1], 'nonce') == ARGV[5] then
+  return redis.call('LLEN', KEYS[2])
+end
+local n = redis.call('RPUSH', KEYS[2], unpack(ARGV, 6))
+redis.call('HSET', KEYS[1], 'updated', ARGV[2], 'turns', n, 'nonce', ARGV[5])
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+redis.call('PEXPIREAT', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
+return n
+`)
+
+// setMetaScript: KEYS s, t, idx; ARGV expire-at ms, updated ns, score ms, id,
+// then field/value pairs, an empty value deleting the field. Returns -1 when
+// the session is missing.
+var setMetaScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+for i = 5, #ARGV, 2 do
+  if ARGV[i+1] == '' then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  else
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1])
+  end
+end
+redis.call('HSET', KEYS[1], 'updated', ARGV[2])
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIREAT', KEYS[2], ARGV[1]) end
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
+return 1
+`)
+
+const metaField = "m:"
+
+// Create implements Store.
+func (r *Redis) Create(ctx context.Context, s Session) error {
+	return r.create(ctx, s, newNonce())
+}
+
+// create runs createScript; a second run with the same nonce is a no-op
+// that succeeds.
+func (r *Redis) create(ctx context.Context, s Session, nonce string) error {
+	if err := checkID(s.ID); err != nil {
+		return err
+	}
+	now := r.now()
+	if s.CreatedAt.IsZero() {
+		s.CreatedAt = now
+	}
+	if s.UpdatedAt.IsZero() {
+		s.UpdatedAt = now
+	}
+	args := []any{
+		s.UpdatedAt.Add(r.ttl).UnixMilli(),
+		now.Add(-r.ttl).UnixMilli(),
+		s.UpdatedAt.UnixMilli(),
+		s.ID,
+		nonce,
+		"created", s.CreatedAt.UnixNano(),
+		"updated", s.UpdatedAt.UnixNano(),
+		"turns", 0,
+	}
+	if s.UserID != "" {
+		args = append(args, "user_id", s.UserID)
+	}
+	for k, v := range s.Meta {
+		if v != "" {
+			args = append(args, metaField+k, v)
+		}
+	}
+	n, err := createScript.Run(ctx, r.c, r.keys(s.ID), args...).Int()
+	if err != nil {
+		return unavailable("create", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: session %q", ErrExists, s.ID)
+	}
+	return nil
+}
+
+func (r *Redis) keys(id string) []string {
+	return []string{r.sessKey(id), r.turnsKey(id), r.idxKey()}
+}
+
+// Get implements Store.
+func (r *Redis) Get(ctx context.Context, id string) (Session, error) {
+	h, err := r.c.HGetAll(ctx, r.sessKey(id)).Result()
+	if err != nil {
+		return Session{}, mapRedisErr("get", err)
+	}
+	return decodeSession(id, h)
+}
+
+func decodeSession(id string, h map[string]string) (Session, error) {
+	if len(h) == 0 {
+		return Session{}, ErrNotFound
+	}
+	s := Session{ID: id, UserID: h["user_id"]}
+	created, err1 := strconv.ParseInt(h["created"], 10, 64)
+	updated, err2 := strconv.ParseInt(h["updated"], 10, 64)
+	turns, err3 := strconv.Atoi(h["turns"])
+	if err := errors.Join(err1, err2, err3); err != nil {
+		// A hash without these fields is not a session written by this code
+		// (or a half-expired remnant): treat it as absent.
+		return Session{}, ErrNotFound
+	}
+	s.CreatedAt = time.Unix(0, created).UTC()
+	s.UpdatedAt = time.Unix(0, updated).UTC()
+	s.Turns = turns
+	for k, v := range h {
+		if strings.HasPrefix(k, metaField) {
+			if s.Meta == nil {
+				s.Meta = make(map[string]string)
+			}
+			s.Meta[k[len(metaField):]] = v
+		}
+	}
+	return s, nil
+}
+
+// Append implements Store. Zero At fields are set to now. The turns of one
+// call are pushed by one script: all or none are written, once.
+func (r *Redis) Append(ctx context.Context, id string, turns ...Turn) error {
+	return r.append(ctx, id, newNonce(), turns)
+}
+
+// append runs appendScript; a second run with the same nonce writes nothing.
+func (r *Redis) append(ctx context.Context, id, nonce string, turns []Turn) error {
+	now := r.now()
+	args := make([]any, 0, 5+len(turns))
+	args = append(args, now.Add(r.ttl).UnixMilli(), now.UnixNano(), now.UnixMilli(), id, nonce)
+	for _, t := range turns {
+		if t.At.IsZero() {
+			t.At = now.UTC()
+		}
+		b, err := json.Marshal(t)
+		if err != nil {
+			return fmt.Errorf("sessions: encode turn: %w", err)
+		}
+		args = append(args, b)
+	}
+	n, err := appendScript.Run(ctx, r.c, r.keys(id), args...).Int()
+	if err != nil {
+		return unavailable("append", err)
+	}
+	if n < 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// History implements Store: one MULTI round trip (EXISTS + LRANGE).
+func (r *Redis) History(ctx context.Context, id string, limit int) ([]Turn, error) {
+	start := int64(0)
+	if limit > 0 {
+		start = -int64(limit)
+	}
+	var exists *redis.IntCmd
+	var rng *redis.StringSliceCmd
+	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		exists = p.Exists(ctx, r.sessKey(id))
+		rng = p.LRange(ctx, r.turnsKey(id), start, -1)
+		return nil
+	})
+	if err != nil {
+		return nil, mapRedisErr("history", err)
+	}
+	if exists.Val() == 0 {
+		return nil, ErrNotFound
+	}
+	raw := rng.Val()
+	out := make([]Turn, len(raw))
+	for i, v := range raw {
+		if err := json.Unmarshal([]byte(v), &out[i]); err != nil {
+			return nil, fmt.Errorf("sessions: decode turn %d of %q: %w", i, id, err)
+		}
+	}
+	return out, nil
+}
+
+// SetMeta implements Store. It also bumps UpdatedAt, renewing the TTL.
+func (r *Redis) SetMeta(ctx context.Context, id string, kv map[string]string) error {
+	now := r.now()
+	args := make([]any, 0, 4+2*len(kv))
+	args = append(args, now.Add(r.ttl).UnixMilli(), now.UnixNano(), now.UnixMilli(), id)
+	for k, v := range kv {
+		args = append(args, metaField+k, v)
+	}
+	n, err := setMetaScript.Run(ctx, r.c, r.keys(id), args...).Int()
+	if err != nil {
+		return unavailable("set meta", err)
+	}
+	if n < 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// listBatch bounds one ZRANGE of List.
+const listBatch = 256
+
+// List implements Store. The cursor is the (score, id) of the last session
+// returned; the next page starts strictly after it in index order (score
+// descending, then id descending), so a static set is paged without
+// duplicates or gaps.
+func (r *Redis) List(ctx context.Context, opt ListOptions) (Page, error) {
+	limit := pageLimit(opt.Limit)
+	var (
+		hasCur   bool
+		curScore int64
+		curID    string
+	)
+	if opt.Cursor != "" {
+		var err error
+		curScore, curID, err = decodeRedisCursor(opt.Cursor)
+		if err != nil {
+			return Page{}, err
+		}
+		hasCur = true
+	}
+	now := r.now()
+	cutoff := now.Add(-r.ttl).UnixMilli()
+	idx := r.idxKey()
+	if err := r.c.ZRemRangeByScore(ctx, idx, "-inf", "("+strconv.FormatInt(cutoff, 10)).Err(); err != nil {
+		return Page{}, mapRedisErr("list", err)
+	}
+	maxScore := "+inf"
+	if hasCur {
+		maxScore = strconv.FormatInt(curScore, 10)
+	}
+	page := Page{Sessions: []Session{}}
+	var lastScore int64
+	batch := int64(min(limit+1, listBatch))
+	for offset := int64(0); ; {
+		zs, err := r.c.ZRevRangeByScoreWithScores(ctx, idx, &redis.ZRangeBy{
+			Min: "(" + strconv.FormatInt(cutoff, 10), Max: maxScore, Offset: offset, Count: batch,
+		}).Result()
+		if err != nil {
+			return Page{}, mapRedisErr("list", err)
+		}
+		offset += int64(len(zs))
+		cand := zs[:0]
+		for _, z := range zs {
+			id, _ := z.Member.(string)
+			if hasCur && int64(z.Score) == curScore && id >= curID {
+				continue // returned on an earlier page
+			}
+			cand = append(cand, z)
+		}
+		if len(cand) > 0 {
+			cmds, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for _, z := range cand {
+					p.HGetAll(ctx, r.sessKey(z.Member.(string)))
+				}
+				return nil
+			})
+			if err != nil {
+				return Page{}, mapRedisErr("list", err)
+			}
+			for i, c := range cmds {
+				s, err := decodeSession(cand[i].Member.(string), c.(*redis.MapStringStringCmd).Val())
+				if err != nil {
+					continue // expired between ZRANGE and HGETALL
+				}
+				if len(page.Sessions) == limit {
+					page.Next = encodeRedisCursor(lastScore, page.Sessions[limit-1].ID)
+					return page, nil
+				}
+				page.Sessions = append(page.Sessions, s)
+				lastScore = int64(cand[i].Score)
+			}
+		}
+		if int64(len(zs)) < batch {
+			return page, nil
+		}
+	}
+}
+
+// newNonce identifies one write call, so that its retries are recognised.
+func newNonce() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func encodeRedisCursor(score int64, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(score, 10) + "|" + id))
+}
+
+func decodeRedisCursor(c string) (int64, string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err == nil {
+		if s, id, ok := strings.Cut(string(b), "|"); ok {
+			if score, err := strconv.ParseInt(s, 10, 64); err == nil {
+				return score, id, nil
+			}
+		}
+	}
+	return 0, "", fmt.Errorf("%w: bad cursor", ErrInvalid)
+}
+
+func mapRedisErr(op string, err error) error {
+	if errors.Is(err, redis.Nil) {
+		return ErrNotFound
+	}
+	return unavailable(op, err)
+}
