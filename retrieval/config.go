@@ -1,0 +1,94 @@
+package retrieval
+
+import (
+	"fmt"
+	"math"
+)
+
+// Config selects and tunes an Index backend.
+type Config struct {
+	// Backend is "embedded" (the default when empty): the in-process BM25
+	// index.
+	Backend string
+	// K1 is BM25's term-frequency saturation; 0 means DefaultK1.
+	K1 float64
+	// B is BM25's length normalisation (0 none … 1 full), used for every
+	// field; 0 means DefaultB. A tiny value such as 1e-9 turns
+	// normalisation practically off.
+	B float64
+	// Weights are the per-field weights. The zero value means
+	// DefaultWeights; otherwise a field with weight 0 is not searched.
+	Weights FieldWeights
+	// Scoring is "bm25f" (the default when empty: per-field term
+	// frequencies are length-normalised, weighted, summed, then saturated
+	// once) or "sum" (a weighted sum of independent per-field BM25 scores,
+	// each with its own field IDF).
+	Scoring string
+}
+
+// FieldWeights weights the searched product fields. Parts weighs the
+// derived terms of all fields: the segments of model numbers ("2tb" → "2",
+// "tb") and glued hyphen chains ("hp-61" → "hp61"), see Tokenize.
+type FieldWeights struct {
+	Title, Name, Description, Brand, Parts float64
+}
+
+// Defaults, tuned on ../shared/data/relevance/icecat_judgments_dev.csv with
+// `go test -run TuneDev -tune` (quality_test.go). The nDCG@10 surface is flat
+// for K1 in 0.6–1.0 with B = 0.9; B = 0.75 and K1 >= 1.3 score lower.
+const (
+	DefaultK1 = 1.0
+	DefaultB  = 0.9
+)
+
+// DefaultWeights are the field weights used when Config.Weights is zero.
+// Name and Description at twice the Title's weight scored best on the dev
+// judgments (Icecat titles are long, generated strings); Brand barely
+// matters since titles repeat it; Parts between 0.25 and 1 scores the same
+// on the dev queries, which have almost no model numbers, and 1 ranks
+// model-number queries ("hp 61 ink") best.
+var DefaultWeights = FieldWeights{Title: 1, Name: 2, Description: 2, Brand: 1, Parts: 1}
+
+// Scoring names accepted in Config.Scoring.
+const (
+	ScoringBM25F = "bm25f"
+	ScoringSum   = "sum"
+)
+
+// New returns the Index selected by cfg.Backend.
+func New(cfg Config) (Index, error) {
+	switch cfg.Backend {
+	case "", "embedded":
+		return NewEmbedded(cfg)
+	default:
+		return nil, fmt.Errorf("unknown index backend %q", cfg.Backend)
+	}
+}
+
+// withDefaults validates cfg and fills in defaults.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.K1 == 0 {
+		cfg.K1 = DefaultK1
+	}
+	if cfg.B == 0 {
+		cfg.B = DefaultB
+	}
+	if cfg.Weights == (FieldWeights{}) {
+		cfg.Weights = DefaultWeights
+	}
+	if cfg.Scoring == "" {
+		cfg.Scoring = ScoringBM25F
+	}
+	bad := func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) || v < 0 }
+	switch {
+	case bad(cfg.K1):
+		return cfg, fmt.Errorf("retrieval: K1 %v must be a finite number >= 0", cfg.K1)
+	case bad(cfg.B) || cfg.B > 1:
+		return cfg, fmt.Errorf("retrieval: B %v must be in [0, 1]", cfg.B)
+	case bad(cfg.Weights.Title) || bad(cfg.Weights.Name) || bad(cfg.Weights.Description) || bad(cfg.Weights.Brand) || bad(cfg.Weights.Parts):
+		return cfg, fmt.Errorf("retrieval: field weights %+v must be finite and >= 0", cfg.Weights)
+	case cfg.Scoring != ScoringBM25F && cfg.Scoring != ScoringSum:
+		return cfg, fmt.Errorf("retrieval: unknown scoring %q (want %q or %q)", cfg.Scoring, ScoringBM25F, ScoringSum)
+	}
+	return cfg, nil
+}

@@ -1,0 +1,659 @@
+package retrieval
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/shopassist/shopassist/catalog"
+)
+
+// ErrClosed is returned by an Index used after Close.
+var ErrClosed = errors.New("retrieval: index closed")
+
+// Searched fields, in posting order.
+const (
+	fieldTitle = iota
+	fieldName
+	fieldDescription
+	fieldBrand
+	// fieldParts holds the derived terms of every other field (segments
+	// of model numbers, glued hyphen chains; see Tokenize), so they neither
+	// lengthen the real fields nor weigh as much as the words themselves.
+	fieldParts
+	numFields
+)
+
+// defaultPartsQueryWeight is the query-side weight of derived terms, tuned
+// on the dev judgments.
+const defaultPartsQueryWeight = 1
+
+// maxTF caps a term's count in one field (postings store it in a byte).
+const maxTF = math.MaxUint8
+
+// compactMinDead and compactRatio decide when tombstoned documents are
+// dropped from the postings: once there are at least compactMinDead of them
+// and they are more than 1/compactRatio of all slots. Compaction costs about
+// as much as a rebuild of the live documents, so it is amortised over many
+// deletes.
+const (
+	compactMinDead = 1024
+	compactRatio   = 4
+)
+
+// posting is one document in a term's posting list: 8 bytes.
+type posting struct {
+	doc uint32
+	tf  [numFields]uint8
+}
+
+// docInfo is what scoring and filtering need of one document slot.
+type docInfo struct {
+	product *catalog.Product
+	price   int64
+	brand   string   // lower-cased
+	cats    []string // lower-cased category path
+	lens    [numFields]float32
+	alive   bool
+	inStock bool // not known to be out of stock
+}
+
+// Embedded is the in-process BM25 index over product title, name,
+// description and brand. See the package documentation for its contract.
+type Embedded struct {
+	cfg     Config
+	tokOpts tokenOptions
+	// partsQueryWeight weighs a query's derived terms (segments, glued
+	// chains) against its words.
+	partsQueryWeight float32
+
+	mu     sync.RWMutex
+	closed bool
+	dict   map[string]uint32 // term → term id
+	terms  []termInfo        // by term id
+	docs   []docInfo         // by doc slot; deleted slots are tombstoned
+	byID   map[string]uint32 // product ID → live doc slot
+	live   int
+	dead   int
+	totLen [numFields]float64 // summed field lengths of live documents
+	// compactions counts compactions (for tests).
+	compactions int
+
+	// Write-side scratch, used under mu held for writing.
+	tok     tokenizer
+	docTerm []docTerm
+	slot    []int32 // term id → index+1 in docTerm for the current document
+
+	scratch sync.Pool // *searchScratch
+}
+
+var _ Index = (*Embedded)(nil)
+
+type termInfo struct {
+	postings []posting
+	df       uint32            // live documents with the term in any field
+	fdf      [numFields]uint32 // live documents with the term in each field
+}
+
+type docTerm struct {
+	id uint32
+	tf [numFields]uint8
+}
+
+// NewEmbedded returns an empty embedded index tuned by cfg (cfg.Backend is
+// ignored).
+func NewEmbedded(cfg Config) (*Embedded, error) {
+	return newEmbedded(cfg, defaultTokenOptions)
+}
+
+func newEmbedded(cfg Config, opts tokenOptions) (*Embedded, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	e := &Embedded{
+		cfg:              cfg,
+		tokOpts:          opts,
+		partsQueryWeight: defaultPartsQueryWeight,
+		dict:             make(map[string]uint32),
+		byID:             make(map[string]uint32),
+	}
+	e.tok.opts = opts
+	return e, nil
+}
+
+// Len returns the number of live products.
+func (e *Embedded) Len() int {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.live
+}
+
+// Get returns the live product with this ID.
+func (e *Embedded) Get(_ context.Context, id string) (*catalog.Product, bool) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		return nil, false
+	}
+	i, ok := e.byID[id]
+	if !ok {
+		return nil, false
+	}
+	return e.docs[i].product, true
+}
+
+// Close drops the index's data; later calls fail with ErrClosed.
+func (e *Embedded) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.closed = true
+	e.dict, e.terms, e.docs, e.byID, e.docTerm, e.slot = nil, nil, nil, nil, nil, nil
+	e.live, e.dead = 0, 0
+	e.totLen = [numFields]float64{}
+	return nil
+}
+
+// Upsert adds products, replacing live products with the same ID. Each
+// product is copied; later changes to the caller's slice do not affect the
+// index. Products with an empty ID are rejected before anything changes.
+// Within one call, a later product with the same ID wins.
+func (e *Embedded) Upsert(ctx context.Context, products []catalog.Product) error {
+	for i := range products {
+		if products[i].ID == "" {
+			return fmt.Errorf("retrieval: upsert: product %d has an empty ID", i)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// Copies are made outside the lock.
+	copies := make([]catalog.Product, len(products))
+	copy(copies, products)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return ErrClosed
+	}
+	for i := range copies {
+		p := &copies[i]
+		if old, ok := e.byID[p.ID]; ok {
+			e.remove(old)
+		}
+		e.add(p)
+	}
+	e.maybeCompact()
+	return nil
+}
+
+// Delete removes products by ID; unknown IDs are ignored.
+func (e *Embedded) Delete(ctx context.Context, ids []string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return ErrClosed
+	}
+	for _, id := range ids {
+		if i, ok := e.byID[id]; ok {
+			e.remove(i)
+		}
+	}
+	e.maybeCompact()
+	return nil
+}
+
+// fieldText returns the text of field f of p.
+func fieldText(p *catalog.Product, f int) string {
+	switch f {
+	case fieldTitle:
+		return p.Title
+	case fieldName:
+		return p.Name
+	case fieldDescription:
+		return p.Description
+	case fieldBrand:
+		return p.Brand
+	}
+	return ""
+}
+
+// analyze fills e.docTerm with p's distinct terms and their per-field
+// counts, creating term ids as needed, and returns the field lengths.
+func (e *Embedded) analyze(p *catalog.Product) (lens [numFields]float32) {
+	e.docTerm = e.docTerm[:0]
+	for f := range fieldParts {
+		e.tok.run(fieldText(p, f), func(tok []byte, extra bool) {
+			f := f
+			if extra {
+				f = fieldParts
+			}
+			lens[f]++
+			id, ok := e.dict[string(tok)]
+			if !ok {
+				id = uint32(len(e.terms))
+				e.dict[string(tok)] = id
+				e.terms = append(e.terms, termInfo{})
+				e.slot = append(e.slot, 0)
+			}
+			s := e.slot[id]
+			if s == 0 {
+				e.docTerm = append(e.docTerm, docTerm{id: id})
+				s = int32(len(e.docTerm))
+				e.slot[id] = s
+			}
+			if tf := &e.docTerm[s-1].tf[f]; *tf < maxTF {
+				*tf++
+			}
+		})
+	}
+	for _, dt := range e.docTerm {
+		e.slot[dt.id] = 0
+	}
+	return lens
+}
+
+// add indexes p in a new slot. Caller holds mu for writing.
+func (e *Embedded) add(p *catalog.Product) {
+	slot := uint32(len(e.docs))
+	lens := e.analyze(p)
+	for _, dt := range e.docTerm {
+		t := &e.terms[dt.id]
+		t.postings = append(t.postings, posting{doc: slot, tf: dt.tf})
+		t.df++
+		for f, tf := range dt.tf {
+			if tf > 0 {
+				t.fdf[f]++
+			}
+		}
+	}
+	d := docInfo{
+		product: p,
+		price:   p.Price,
+		brand:   strings.ToLower(strings.TrimSpace(p.Brand)),
+		lens:    lens,
+		alive:   true,
+		inStock: p.Availability != catalog.AvailabilityOutOfStock,
+	}
+	for _, c := range p.Category {
+		d.cats = append(d.cats, strings.ToLower(strings.TrimSpace(c)))
+	}
+	e.docs = append(e.docs, d)
+	e.byID[p.ID] = slot
+	e.live++
+	for f := range numFields {
+		e.totLen[f] += float64(lens[f])
+	}
+}
+
+// remove tombstones the live document in slot i and takes it out of the
+// collection statistics. Its postings stay until compaction; Search skips
+// them. Caller holds mu for writing.
+func (e *Embedded) remove(i uint32) {
+	d := &e.docs[i]
+	lens := e.analyze(d.product)
+	for _, dt := range e.docTerm {
+		t := &e.terms[dt.id]
+		t.df--
+		for f, tf := range dt.tf {
+			if tf > 0 {
+				t.fdf[f]--
+			}
+		}
+	}
+	for f := range numFields {
+		e.totLen[f] -= float64(lens[f])
+	}
+	delete(e.byID, d.product.ID)
+	d.alive = false
+	e.live--
+	e.dead++
+}
+
+// maybeCompact drops tombstoned documents once they are numerous enough.
+func (e *Embedded) maybeCompact() {
+	if e.dead >= compactMinDead && e.dead*compactRatio > len(e.docs) {
+		e.compact()
+	}
+}
+
+// compact renumbers the live documents densely, drops dead postings and
+// terms no live document uses. Caller holds mu for writing.
+func (e *Embedded) compact() {
+	remap := make([]uint32, len(e.docs))
+	docs := make([]docInfo, 0, e.live)
+	for i, d := range e.docs {
+		if d.alive {
+			remap[i] = uint32(len(docs))
+			e.byID[d.product.ID] = uint32(len(docs))
+			docs = append(docs, d)
+		}
+	}
+	dict := make(map[string]uint32, len(e.dict))
+	terms := make([]termInfo, 0, len(e.terms))
+	for term, id := range e.dict {
+		t := e.terms[id]
+		if t.df == 0 {
+			continue
+		}
+		ps := make([]posting, 0, t.df)
+		for _, p := range t.postings {
+			if e.docs[p.doc].alive {
+				p.doc = remap[p.doc]
+				ps = append(ps, p)
+			}
+		}
+		t.postings = ps
+		dict[term] = uint32(len(terms))
+		terms = append(terms, t)
+	}
+	e.docs, e.dict, e.terms = docs, dict, terms
+	e.slot = make([]int32, len(terms))
+	e.dead = 0
+	e.compactions++
+	// Recompute the length sums to shed floating-point drift.
+	e.totLen = [numFields]float64{}
+	for _, d := range docs {
+		for f := range numFields {
+			e.totLen[f] += float64(d.lens[f])
+		}
+	}
+}
+
+// searchScratch is per-search working memory, pooled so a search allocates
+// nothing proportional to the collection.
+type searchScratch struct {
+	// score holds each document's running score: 0 not yet seen, < 0
+	// rejected by the filter, > 0 matched.
+	score   []float32
+	touched []uint32
+	heap    []scored
+	terms   []queryTerm
+	tok     tokenizer
+}
+
+type scored struct {
+	doc   uint32
+	score float32
+}
+
+type queryTerm struct {
+	id  uint32
+	qtf float32
+}
+
+// Search returns up to q.K (10 when q.K <= 0) live products matching the
+// query text and q.Filter, best first; ties go to the earlier-indexed
+// product. A query without any term the index knows returns no hits and no
+// error.
+func (e *Embedded) Search(ctx context.Context, q Query) ([]Hit, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	k := q.K
+	if k <= 0 {
+		k = 10
+	}
+	s, _ := e.scratch.Get().(*searchScratch)
+	if s == nil {
+		s = new(searchScratch)
+	}
+	defer e.scratch.Put(s)
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		return nil, ErrClosed
+	}
+	// Look the query's terms up without allocating: map lookups keyed by
+	// string(bytes) do not copy.
+	s.terms = s.terms[:0]
+	s.tok.opts = e.tokOpts
+	s.tok.run(q.Text, func(tok []byte, extra bool) {
+		id, ok := e.dict[string(tok)]
+		if !ok || e.terms[id].df == 0 {
+			return
+		}
+		qtf := float32(1)
+		if extra {
+			qtf = e.partsQueryWeight
+		}
+		for j := range s.terms {
+			if s.terms[j].id == id {
+				s.terms[j].qtf += qtf
+				return
+			}
+		}
+		s.terms = append(s.terms, queryTerm{id: id, qtf: qtf})
+	})
+	if len(s.terms) == 0 || e.live == 0 {
+		return nil, nil
+	}
+	f, ok := e.compileFilter(q.Filter)
+	if !ok {
+		return nil, nil
+	}
+	if len(s.score) < len(e.docs) {
+		s.score = make([]float32, len(e.docs)+len(e.docs)/8)
+	}
+	score := s.score[:len(e.docs)]
+	touched := s.touched[:0]
+
+	// Per-field length normalisation: tf / (alpha + beta*len).
+	var alpha, beta, w [numFields]float32
+	wt := e.cfg.Weights
+	weights := [numFields]float64{wt.Title, wt.Name, wt.Description, wt.Brand, wt.Parts}
+	n := float64(e.live)
+	for fi := range numFields {
+		avg := e.totLen[fi] / n
+		b := e.cfg.B
+		if avg <= 0 {
+			b = 0
+		}
+		alpha[fi] = float32(1 - b)
+		if b > 0 {
+			beta[fi] = float32(b / avg)
+		}
+		w[fi] = float32(weights[fi])
+	}
+	k1 := float32(e.cfg.K1)
+	sum := e.cfg.Scoring == ScoringSum
+
+	for ti, qt := range s.terms {
+		if ti&7 == 7 && ctx.Err() != nil {
+			e.resetScores(score, touched)
+			s.touched = touched[:0]
+			return nil, ctx.Err()
+		}
+		t := &e.terms[qt.id]
+		idf := float32(bm25IDF(n, float64(t.df))) * qt.qtf
+		var fidf [numFields]float32
+		if sum {
+			for fi := range numFields {
+				fidf[fi] = float32(bm25IDF(n, float64(t.fdf[fi]))) * qt.qtf * w[fi]
+			}
+		}
+		for _, p := range t.postings {
+			cur := score[p.doc]
+			if cur < 0 {
+				continue
+			}
+			d := &e.docs[p.doc]
+			var add float32
+			if sum {
+				for fi, tf := range p.tf {
+					if tf != 0 && fidf[fi] != 0 {
+						ftf := float32(tf)
+						add += fidf[fi] * ftf * (k1 + 1) / (ftf + k1*(alpha[fi]+beta[fi]*d.lens[fi]))
+					}
+				}
+			} else {
+				var tf float32
+				for fi, c := range p.tf {
+					if c != 0 {
+						tf += w[fi] * float32(c) / (alpha[fi] + beta[fi]*d.lens[fi])
+					}
+				}
+				if tf != 0 {
+					add = idf * tf * (k1 + 1) / (k1 + tf)
+				}
+			}
+			if add == 0 {
+				continue
+			}
+			if cur == 0 {
+				touched = append(touched, p.doc)
+				if !d.alive || !f.match(d) {
+					score[p.doc] = -1
+					continue
+				}
+			}
+			score[p.doc] = cur + add
+		}
+	}
+
+	// Top k by a min-heap on score; ties keep the lower slot.
+	h := s.heap[:0]
+	for _, doc := range touched {
+		sc := score[doc]
+		if sc <= 0 {
+			continue
+		}
+		c := scored{doc: doc, score: sc}
+		if len(h) < k {
+			h = append(h, c)
+			heapUp(h, len(h)-1)
+		} else if worse(h[0], c) {
+			h[0] = c
+			heapDown(h, 0)
+		}
+	}
+	e.resetScores(score, touched)
+	s.touched = touched[:0]
+	slices.SortFunc(h, func(a, b scored) int {
+		switch {
+		case worse(b, a):
+			return -1
+		case worse(a, b):
+			return 1
+		}
+		return 0
+	})
+	hits := make([]Hit, len(h))
+	for i, c := range h {
+		hits[i] = Hit{Product: e.docs[c.doc].product, Score: float64(c.score)}
+	}
+	s.heap = h[:0]
+	return hits, nil
+}
+
+func (e *Embedded) resetScores(score []float32, touched []uint32) {
+	for _, d := range touched {
+		score[d] = 0
+	}
+}
+
+// bm25IDF is the non-negative (Lucene) BM25 IDF.
+func bm25IDF(n, df float64) float64 {
+	if df <= 0 {
+		return 0
+	}
+	return math.Log(1 + (n-df+0.5)/(df+0.5))
+}
+
+// worse reports whether a ranks below b.
+func worse(a, b scored) bool {
+	if a.score != b.score {
+		return a.score < b.score
+	}
+	return a.doc > b.doc
+}
+
+func heapUp(h []scored, i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !worse(h[i], h[p]) {
+			return
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
+}
+
+func heapDown(h []scored, i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			return
+		}
+		m := l
+		if r := l + 1; r < len(h) && worse(h[r], h[l]) {
+			m = r
+		}
+		if !worse(h[m], h[i]) {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}
+
+// compiledFilter is a Filter prepared for one search.
+type compiledFilter struct {
+	any                bool
+	minPrice, maxPrice int64
+	brands             []string
+	category           string
+	inStockOnly        bool
+}
+
+// compileFilter prepares f; ok is false when nothing can match.
+func (e *Embedded) compileFilter(f Filter) (compiledFilter, bool) {
+	c := compiledFilter{
+		minPrice:    f.MinPrice,
+		maxPrice:    f.MaxPrice,
+		category:    strings.ToLower(strings.TrimSpace(f.Category)),
+		inStockOnly: f.InStockOnly,
+	}
+	if f.MinPrice > 0 && f.MaxPrice > 0 && f.MinPrice > f.MaxPrice {
+		return c, false
+	}
+	for _, b := range f.Brands {
+		if b = strings.ToLower(strings.TrimSpace(b)); b != "" {
+			c.brands = append(c.brands, b)
+		}
+	}
+	if len(f.Brands) > 0 && len(c.brands) == 0 {
+		return c, false
+	}
+	c.any = c.minPrice > 0 || c.maxPrice > 0 || len(c.brands) > 0 || c.category != "" || c.inStockOnly
+	return c, true
+}
+
+// match reports whether d passes the filter. A product without a price
+// (Price < 0) fails any price bound.
+func (c *compiledFilter) match(d *docInfo) bool {
+	if !c.any {
+		return true
+	}
+	if c.minPrice > 0 || c.maxPrice > 0 {
+		if d.price < 0 || (c.minPrice > 0 && d.price < c.minPrice) || (c.maxPrice > 0 && d.price > c.maxPrice) {
+			return false
+		}
+	}
+	if c.inStockOnly && !d.inStock {
+		return false
+	}
+	if len(c.brands) > 0 && !slices.Contains(c.brands, d.brand) {
+		return false
+	}
+	if c.category != "" && !slices.Contains(d.cats, c.category) {
+		return false
+	}
+	return true
+}
