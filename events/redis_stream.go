@@ -1,0 +1,290 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// RedisStream is the scale-out Stream on Redis Streams (Redis >= 6.2 for
+// XAUTOCLAIM; 7.0 for the lag check). Key: P+"stream", one entry per up to
+// Config.EntryEvents events of a Publish call, with the single field "e"
+// (the events in a compact binary form, see codec.go). Publish pipelines
+// XADD MAXLEN ~ N; consumers share the group Config.Group: XREADGROUP
+// batches, apply, then XACK; entries left pending longer than ClaimIdle by
+// a dead or failing consumer are taken over with XAUTOCLAIM. Delivery is
+// at-least-once; the apply function makes it exactly-once in effect by
+// deduplicating on the event id.
+type RedisStream struct {
+	c   *redis.Client
+	cfg Config
+	key string
+
+	// busy is set by the lag monitor when undelivered + pending entries
+	// reach 90% of MaxLen, so Publish sheds load instead of letting XADD's
+	// trimming drop entries no consumer has applied.
+	busy      atomic.Bool
+	monOnce   sync.Once
+	stopMon   chan struct{}
+	closeOnce sync.Once
+}
+
+var _ Stream = (*RedisStream)(nil)
+
+// ApplyRedisDefaults sets the timeouts and options the events package
+// expects on a client it creates (fail fast when Redis is down).
+func ApplyRedisDefaults(opt *redis.Options) {
+	if opt.DialTimeout == 0 {
+		opt.DialTimeout = DefaultRedisTimeout
+	}
+	if opt.ReadTimeout == 0 {
+		opt.ReadTimeout = DefaultRedisTimeout
+	}
+	if opt.WriteTimeout == 0 {
+		opt.WriteTimeout = DefaultRedisTimeout
+	}
+	if opt.PoolTimeout == 0 {
+		opt.PoolTimeout = opt.ReadTimeout + time.Second
+	}
+	if opt.DialerRetries == 0 {
+		opt.DialerRetries = 2
+	}
+	opt.ContextTimeoutEnabled = true
+	if opt.MaintNotificationsConfig == nil {
+		opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	}
+}
+
+// NewRedisStream creates the consumer group (and the stream) if missing and
+// returns the stream. Close closes c.
+func NewRedisStream(ctx context.Context, c *redis.Client, cfg Config) (*RedisStream, error) {
+	cfg = cfg.withDefaults()
+	s := &RedisStream{c: c, cfg: cfg, key: cfg.KeyPrefix + "stream", stopMon: make(chan struct{})}
+	if err := s.ensureGroup(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Key is the stream's Redis key.
+func (s *RedisStream) Key() string { return s.key }
+
+func (s *RedisStream) ensureGroup(ctx context.Context) error {
+	err := s.c.XGroupCreateMkStream(ctx, s.key, s.cfg.Group, "0").Err()
+	if err != nil && !redis.HasErrorPrefix(err, "BUSYGROUP") {
+		return unavailable("create group", err)
+	}
+	return nil
+}
+
+// Publish implements Stream: one pipeline of XADD MAXLEN ~ N, one round
+// trip per call.
+func (s *RedisStream) Publish(ctx context.Context, evs []Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	s.monOnce.Do(func() { go s.monitor() })
+	if s.busy.Load() {
+		return ErrBusy
+	}
+	pipe := s.c.Pipeline()
+	buf := make([]byte, 0, 128*len(evs))
+	for i := 0; i < len(evs); i += s.cfg.EntryEvents {
+		start := len(buf)
+		for j := i; j < min(i+s.cfg.EntryEvents, len(evs)); j++ {
+			buf = appendEvent(buf, &evs[j])
+		}
+		pipe.XAdd(ctx, &redis.XAddArgs{Stream: s.key, MaxLen: s.cfg.MaxLen, Approx: true, Values: []any{"e", buf[start:len(buf):len(buf)]}})
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return unavailable("publish", err)
+	}
+	return nil
+}
+
+// monitor refreshes the busy flag every 500 ms from XINFO GROUPS.
+func (s *RedisStream) monitor() {
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		s.checkLag()
+		select {
+		case <-s.stopMon:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *RedisStream) checkLag() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	groups, err := s.c.XInfoGroups(ctx, s.key).Result()
+	if err != nil {
+		return // Publish reports outages itself
+	}
+	limit := s.cfg.MaxLen * 9 / 10
+	busy := false
+	for _, g := range groups {
+		if g.Name != s.cfg.Group {
+			continue
+		}
+		lag := g.Lag
+		if lag < 0 { // unknown: assume the worst
+			lag = s.cfg.MaxLen
+		}
+		busy = lag+g.Pending >= limit
+	}
+	s.busy.Store(busy)
+}
+
+// Consume implements Stream. On start and every ClaimInterval it takes over
+// entries idle longer than ClaimIdle (its own after a restart under the same
+// name, or a dead consumer's) with XAUTOCLAIM, then reads new entries with
+// XREADGROUP. Redis errors are retried after a pause; a lost group (Redis
+// restarted without persistence) is recreated. An entry whose apply keeps
+// failing stays pending and is retried every ClaimInterval once idle for
+// ClaimIdle (watch XPENDING); it does not hold up newer entries.
+func (s *RedisStream) Consume(ctx context.Context, apply ApplyFunc) error {
+	var lastClaim time.Time
+	backoff := 100 * time.Millisecond
+	pause := func() error {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+		return nil
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if time.Since(lastClaim) >= s.cfg.ClaimInterval {
+			n, err := s.claim(ctx, apply)
+			if err != nil {
+				// Read new entries before claiming again, so entries whose
+				// apply keeps failing cannot starve the rest.
+				lastClaim = time.Now()
+				if err := pause(); err != nil {
+					return err
+				}
+				continue
+			}
+			if n == 0 {
+				lastClaim = time.Now()
+			} // else claim again at once: there may be more
+			continue
+		}
+		res, err := s.c.XReadGroup(ctx, &redis.XReadGroupArgs{
+			Group: s.cfg.Group, Consumer: s.cfg.Consumer, Streams: []string{s.key, ">"},
+			Count: int64(s.cfg.Batch), Block: min(s.cfg.Block, s.cfg.ClaimInterval),
+		}).Result()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			if redis.HasErrorPrefix(err, "NOGROUP") {
+				_ = s.ensureGroup(ctx)
+			}
+			if err := pause(); err != nil {
+				return err
+			}
+			continue
+		}
+		for _, st := range res {
+			if err := s.applyAck(ctx, st.Messages, apply); err != nil {
+				if err := pause(); err != nil {
+					return err
+				}
+				continue
+			}
+			backoff = 100 * time.Millisecond
+		}
+	}
+}
+
+// claim takes over idle pending entries and applies them; it returns how
+// many it claimed.
+func (s *RedisStream) claim(ctx context.Context, apply ApplyFunc) (int, error) {
+	start, total := "0-0", 0
+	for {
+		msgs, next, err := s.c.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+			Stream: s.key, Group: s.cfg.Group, Consumer: s.cfg.Consumer,
+			MinIdle: s.cfg.ClaimIdle, Start: start, Count: int64(s.cfg.Batch),
+		}).Result()
+		if err != nil {
+			if redis.HasErrorPrefix(err, "NOGROUP") {
+				_ = s.ensureGroup(ctx)
+			}
+			return total, err
+		}
+		if len(msgs) > 0 {
+			if err := s.applyAck(ctx, msgs, apply); err != nil {
+				return total, err
+			}
+			total += len(msgs)
+		}
+		if next == "0-0" || next == "" {
+			return total, nil
+		}
+		start = next
+	}
+}
+
+// applyAck decodes msgs, applies their events in calls of at most Batch
+// events and acknowledges them all once every call succeeded. Entries that
+// do not decode (written by something else) are acknowledged and skipped.
+func (s *RedisStream) applyAck(ctx context.Context, msgs []redis.XMessage, apply ApplyFunc) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	evs := make([]Event, 0, len(msgs))
+	ids := make([]string, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID
+		raw, _ := m.Values["e"].(string)
+		evs = decodeEntry(evs, []byte(raw))
+	}
+	for i := 0; i < len(evs); i += s.cfg.Batch {
+		if err := apply(ctx, evs[i:min(i+s.cfg.Batch, len(evs))]); err != nil {
+			return err
+		}
+	}
+	if err := s.c.XAck(ctx, s.key, s.cfg.Group, ids...).Err(); err != nil {
+		return unavailable("ack", err)
+	}
+	return nil
+}
+
+// Pending is the number of entries delivered to a consumer of the group
+// but not acknowledged yet.
+func (s *RedisStream) Pending(ctx context.Context) (int64, error) {
+	p, err := s.c.XPending(ctx, s.key, s.cfg.Group).Result()
+	if err != nil {
+		if strings.Contains(err.Error(), "NOGROUP") {
+			return 0, nil
+		}
+		return 0, unavailable("xpending", err)
+	}
+	return p.Count, nil
+}
+
+// Close implements Stream; it closes the client.
+func (s *RedisStream) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.stopMon)
+		if e := s.c.Close(); e != nil && !errors.Is(e, redis.ErrClosed) {
+			err = e
+		}
+	})
+	return err
+}
