@@ -374,17 +374,22 @@ func TestHandler(t *testing.T) {
 	}
 }
 
-// readmeBlock returns the n-th fenced block of the given language in
-// README_SECTION.md, so the documented examples are the tested ones.
+// readmeBlock returns the n-th fenced block of the given language in the
+// README's section on loading a catalogue, so the documented examples are
+// the tested ones.
 func readmeBlock(t *testing.T, lang string, n int) string {
 	t.Helper()
-	b, err := os.ReadFile("README_SECTION.md")
+	b, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	parts := strings.Split(string(b), "```"+lang+"\n")
+	_, section, ok := strings.Cut(string(b), "## Loading your catalogue")
+	if !ok {
+		t.Fatal("README.md has no section on loading a catalogue")
+	}
+	parts := strings.Split(section, "```"+lang+"\n")
 	if len(parts) <= n+1 {
-		t.Fatalf("README_SECTION.md has no %s block %d", lang, n)
+		t.Fatalf("README.md's catalogue section has no %s block %d", lang, n)
 	}
 	return parts[n+1][:strings.Index(parts[n+1], "```")]
 }

@@ -41,9 +41,11 @@ type Turn struct {
 	// bot and agent turns.
 	ID string `json:"id"`
 	// ReplyTo is, for bot and agent turns, the shopper turn answered.
-	ReplyTo  string       `json:"reply_to,omitempty"`
-	Role     Role         `json:"role"`
-	Text     string       `json:"text"`
+	ReplyTo string `json:"reply_to,omitempty"`
+	Role    Role   `json:"role"`
+	Text    string `json:"text"`
+	// Intent is the detected intent of a shopper turn.
+	Intent   string       `json:"intent,omitempty"`
 	Products []ProductRef `json:"products,omitempty"`
 	At       time.Time    `json:"at"`
 }

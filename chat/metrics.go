@@ -1,0 +1,46 @@
+package chat
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the chat server's Prometheus metrics.
+type Metrics struct {
+	connections   prometheus.Gauge
+	turns         *prometheus.CounterVec
+	turnSeconds   prometheus.Histogram
+	intents       *prometheus.CounterVec
+	errors        *prometheus.CounterVec
+	slowConsumers prometheus.Counter
+}
+
+// NewMetrics creates the chat metrics and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "shopassist_ws_connections",
+			Help: "Open WebSocket connections.",
+		}),
+		turns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shopassist_turns_total",
+			Help: "Chat turns by outcome: ok, an error code, or disconnected.",
+		}, []string{"outcome"}),
+		turnSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "shopassist_turn_duration_seconds",
+			Help:    "Time from a shopper message to the end of its turn.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+		intents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shopassist_intents_total",
+			Help: "Shopper messages by detected intent.",
+		}, []string{"intent"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shopassist_ws_errors_total",
+			Help: "Error frames sent to clients (and frames over the read limit), by code.",
+		}, []string{"code"}),
+		slowConsumers: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shopassist_ws_slow_consumers_total",
+			Help: "Connections closed because the client did not read its frames.",
+		}),
+	}
+	reg.MustRegister(m.connections, m.turns, m.turnSeconds, m.intents, m.errors, m.slowConsumers)
+	return m
+}

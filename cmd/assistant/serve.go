@@ -1,0 +1,458 @@
+package main
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/shopassist/shopassist/catalog"
+	"github.com/shopassist/shopassist/chat"
+	"github.com/shopassist/shopassist/demodata"
+	"github.com/shopassist/shopassist/events"
+	"github.com/shopassist/shopassist/inference"
+	"github.com/shopassist/shopassist/intent"
+	"github.com/shopassist/shopassist/retrieval"
+	"github.com/shopassist/shopassist/sessions"
+	"github.com/shopassist/shopassist/web"
+)
+
+type serveConfig struct {
+	addr            string
+	dataDir         string
+	redisURL        string
+	sessionTTL      time.Duration
+	turnTimeout     time.Duration
+	shutdownTimeout time.Duration
+	products        int
+	allowedOrigins  string
+	logLevel        string
+	intentModel     string
+	ortLib          string
+	adminToken      string
+	eventsStream    string
+	eventsMaxLen    int64
+	eventsQueue     int
+	eventsConsumers int
+	eventsHalfLife  time.Duration
+	personalize     float64
+}
+
+func serveFlags(cfg *serveConfig) *flag.FlagSet {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&cfg.addr, "addr", ":8080", "listen address")
+	fs.StringVar(&cfg.dataDir, "data-dir", "./var", "directory for the embedded session store and the catalogue")
+	fs.StringVar(&cfg.redisURL, "redis-url", "", "Redis URL for sessions (redis://[:password@]host:port/db); empty keeps sessions in the data dir")
+	fs.DurationVar(&cfg.sessionTTL, "session-ttl", 30*24*time.Hour, "delete sessions not updated for this long")
+	fs.DurationVar(&cfg.turnTimeout, "turn-timeout", 10*time.Second, "deadline of one chat turn")
+	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM/SIGINT, how long open connections may finish their turns before they are cut")
+	fs.IntVar(&cfg.products, "products", 8, "products shown in a search answer (1-100)")
+	fs.StringVar(&cfg.allowedOrigins, "allowed-origins", "", "comma-separated Origin values accepted on /ws (empty accepts any)")
+	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&cfg.adminToken, "admin-token", "", "bearer token for POST /api/catalog and GET /api/profile (empty disables both)")
+	fs.StringVar(&cfg.eventsStream, "events-stream", "memory", "behaviour event stream and profiles: memory (in-process) or redis (Redis Streams, needs --redis-url)")
+	fs.Int64Var(&cfg.eventsMaxLen, "events-maxlen", 100000, "Redis stream length bound in entries (XADD MAXLEN ~), each up to 64 events")
+	fs.IntVar(&cfg.eventsQueue, "events-queue", 100000, "in-process event queue capacity; when full, POST /api/events answers 503")
+	fs.IntVar(&cfg.eventsConsumers, "events-consumers", 2, "goroutines applying events to profiles")
+	fs.DurationVar(&cfg.eventsHalfLife, "events-half-life", 24*time.Hour, "decay of profile affinities")
+	fs.Float64Var(&cfg.personalize, "personalize-weight", 0.5, "weight of the shopper's profile in the search order (0 turns personalisation off)")
+	fs.StringVar(&cfg.intentModel, "intent-model", "models/intent", "directory of the intent model (model.onnx, config.json, vocab.txt); relative paths are also tried next to the binary's folder")
+	fs.StringVar(&cfg.ortLib, "ort-lib", "", "path of the ONNX Runtime shared library (default: third_party/onnxruntime/libonnxruntime.so.1, fetched by make)")
+	return fs
+}
+
+func (c *serveConfig) validate() error {
+	if _, _, err := net.SplitHostPort(c.addr); err != nil {
+		return fmt.Errorf("--addr %q: %w", c.addr, err)
+	}
+	if c.dataDir == "" {
+		return errors.New("--data-dir must not be empty")
+	}
+	if c.sessionTTL < time.Minute {
+		return fmt.Errorf("--session-ttl %v is under a minute", c.sessionTTL)
+	}
+	if c.turnTimeout <= 0 || c.shutdownTimeout <= 0 {
+		return errors.New("--turn-timeout and --shutdown-timeout must be positive")
+	}
+	if c.products < 1 || c.products > 100 {
+		return fmt.Errorf("--products %d is not in 1-100", c.products)
+	}
+	switch c.eventsStream {
+	case "memory":
+	case "redis":
+		if c.redisURL == "" {
+			return errors.New("--events-stream redis needs --redis-url")
+		}
+	default:
+		return fmt.Errorf("--events-stream %q: want memory or redis", c.eventsStream)
+	}
+	if c.eventsMaxLen < 100 || c.eventsQueue < 1 || c.eventsConsumers < 1 || c.eventsHalfLife < time.Minute {
+		return errors.New("--events-maxlen ≥ 100, --events-queue ≥ 1, --events-consumers ≥ 1 and --events-half-life ≥ 1m")
+	}
+	if c.personalize < 0 || c.personalize > 10 {
+		return fmt.Errorf("--personalize-weight %v is not in 0-10", c.personalize)
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", c.logLevel)
+	}
+	return nil
+}
+
+func (c *serveConfig) origins() []string {
+	var out []string
+	for _, o := range strings.Split(c.allowedOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func runServe(ctx context.Context, stop context.CancelFunc, args []string, stdout, stderr io.Writer) error {
+	var cfg serveConfig
+	fs := serveFlags(&cfg)
+	fs.SetOutput(stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.logLevel))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	log.Info("starting assistant serve", effectiveConfig(fs)...)
+
+	if err := os.MkdirAll(cfg.dataDir, 0o750); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	store, err := sessions.New(ctx, sessions.Config{DataDir: cfg.dataDir, RedisURL: cfg.redisURL, TTL: cfg.sessionTTL})
+	if err != nil {
+		return fmt.Errorf("session store: %w", err)
+	}
+	defer store.Close()
+
+	products, err := catalog.OpenStore(cfg.dataDir)
+	if err != nil {
+		return fmt.Errorf("catalogue store: %w", err)
+	}
+	defer products.Close()
+
+	a := &app{log: log, store: store, products: products, adminToken: cfg.adminToken}
+	var client *redis.Client // shared with the session store when it is Redis
+	if rs, ok := store.(*sessions.Redis); ok {
+		client = rs.Client()
+	}
+	a.events, err = events.Start(ctx,
+		events.Config{Backend: cfg.eventsStream, RedisURL: cfg.redisURL, MaxLen: cfg.eventsMaxLen, QueueSize: cfg.eventsQueue},
+		events.ProfileConfig{Backend: cfg.eventsStream, RedisURL: cfg.redisURL, HalfLife: cfg.eventsHalfLife, Lookup: a.lookup},
+		cfg.eventsConsumers, client)
+	if err != nil {
+		return fmt.Errorf("events: %w", err)
+	}
+	defer a.events.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := chat.NewMetrics(reg)
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           a.routes(reg),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String())
+
+	loadErr := make(chan error, 1)
+	go func() { loadErr <- a.load(ctx, cfg, metrics) }()
+
+	select {
+	case err := <-serveErr:
+		return err
+	case err := <-loadErr:
+		if err != nil {
+			_ = srv.Close()
+			return err
+		}
+		select {
+		case err := <-serveErr:
+			return err
+		case <-ctx.Done():
+		}
+	case <-ctx.Done():
+	}
+	// From here a second SIGINT/SIGTERM kills the process at once.
+	stop()
+	log.Info("shutting down", "timeout", cfg.shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- srv.Shutdown(sctx) }()
+	if cs := a.chat.Load(); cs != nil {
+		if err := cs.Shutdown(sctx); err != nil {
+			log.Warn("connections cut at the shutdown deadline", "err", err)
+		}
+	}
+	if err := <-done; err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// app holds what the HTTP routes serve. The chat server and the index are
+// set once the catalogue is loaded; until then /ws and /api/search answer
+// 503 and /readyz is false.
+type app struct {
+	log        *slog.Logger
+	store      sessions.Store
+	products   *catalog.Store
+	adminToken string
+	events     *events.Service
+	index      atomic.Pointer[retrieval.Index]
+	chat       atomic.Pointer[chat.Server]
+	probe      string // a query /readyz runs against the index
+	modelErr   error  // why the intent model is not loaded; set before chat
+
+	// demoIDs are the built-in demo products served while the data dir has
+	// no catalogue; the first uploaded catalogue replaces them.
+	demoMu  sync.Mutex
+	demoIDs []string
+}
+
+func (a *app) load(ctx context.Context, cfg serveConfig, metrics *chat.Metrics) error {
+	start := time.Now()
+	products, err := a.products.All()
+	if err != nil {
+		return fmt.Errorf("catalogue: %w", err)
+	}
+	source := "data dir"
+	if len(products) == 0 {
+		// Nothing ingested yet: serve the demo store built into the binary.
+		source = "built-in demo"
+		products, _, err = catalog.Load(ctx, demodata.FS, []string{demodata.IcecatGlob}, catalog.IcecatMapping(), catalog.LoadOptions{})
+		if err != nil {
+			return fmt.Errorf("demo catalogue: %w", err)
+		}
+		for i := range products {
+			a.demoIDs = append(a.demoIDs, products[i].ID)
+		}
+	}
+	if len(products) == 0 {
+		return errors.New("catalogue: no products loaded")
+	}
+	index, err := retrieval.New(retrieval.Config{})
+	if err != nil {
+		return err
+	}
+	if err := index.Upsert(ctx, products); err != nil {
+		return fmt.Errorf("index: %w", err)
+	}
+	deps := chat.Deps{
+		Store:             a.store,
+		Index:             index,
+		Events:            a.events.Stream,
+		Profiles:          a.events.Profiles,
+		PersonalizeWeight: cfg.personalize,
+		Metrics:           metrics,
+		Log:               a.log,
+	}
+	if clf, err := loadIntents(cfg); err != nil {
+		// Serve product search without intents, and say why /readyz fails,
+		// rather than exit into a crash loop.
+		a.modelErr = err
+		a.log.Error("intent model not loaded; answering every message as a product search", "err", err)
+	} else {
+		deps.Intents = clf
+		a.log.Info("intent model loaded", "dir", cfg.intentModel, "labels", len(clf.Labels()), "oos_threshold", clf.Threshold())
+	}
+	cs, err := chat.NewServer(chat.Config{
+		TurnTimeout:       cfg.turnTimeout,
+		ProductsPerAnswer: cfg.products,
+		AllowedOrigins:    cfg.origins(),
+	}, deps)
+	if err != nil {
+		return err
+	}
+	a.probe = products[0].Brand
+	if a.probe == "" {
+		a.probe = products[0].Title
+	}
+	a.index.Store(&index)
+	a.chat.Store(cs)
+	a.log.Info("catalogue indexed", "source", source, "products", index.Len(), "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// loadIntents starts ONNX Runtime and loads the intent model.
+func loadIntents(cfg serveConfig) (*intent.Classifier, error) {
+	if err := inference.Init(inference.RuntimeConfig{LibPath: cfg.ortLib}); err != nil {
+		return nil, err
+	}
+	return intent.Load(resolveDir(cfg.intentModel), intent.Config{})
+}
+
+// resolveDir returns dir, or for a relative dir that does not exist, the
+// same path under the parent of the executable's folder (bin/assistant →
+// models/intent beside bin/).
+func resolveDir(dir string) string {
+	if filepath.IsAbs(dir) {
+		return dir
+	}
+	if _, err := os.Stat(dir); err == nil {
+		return dir
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return dir
+	}
+	alt := filepath.Join(filepath.Dir(filepath.Dir(exe)), dir)
+	if _, err := os.Stat(alt); err == nil {
+		return alt
+	}
+	return dir
+}
+
+func (a *app) routes(reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", a.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
+		cs := a.chat.Load()
+		if cs == nil {
+			http.Error(w, "starting: the catalogue is not indexed yet", http.StatusServiceUnavailable)
+			return
+		}
+		cs.ServeHTTP(w, r)
+	})
+	mux.HandleFunc("/api/search", func(w http.ResponseWriter, r *http.Request) {
+		idx := a.index.Load()
+		if idx == nil {
+			http.Error(w, "starting: the catalogue is not indexed yet", http.StatusServiceUnavailable)
+			return
+		}
+		chat.SearchHandler(*idx).ServeHTTP(w, r)
+	})
+	mux.Handle("/api/catalog", catalog.Handler(a.products, a.adminToken, a.catalogChanged))
+	mux.Handle("POST /api/events", events.Handler(a.events.Stream, events.Limits{}, time.Now, a.log))
+	mux.Handle("GET /api/profile", requireToken(a.adminToken, events.ProfileHandler(a.events.Profiles)))
+	mux.HandleFunc("GET /api/recommendations", func(w http.ResponseWriter, r *http.Request) {
+		idx := a.index.Load()
+		if idx == nil {
+			http.Error(w, "starting: the catalogue is not indexed yet", http.StatusServiceUnavailable)
+			return
+		}
+		rec := &events.Recommender{Profiles: a.events.Profiles, Lookup: a.lookup, Candidates: events.SearchCandidates(*idx)}
+		events.RecommendationsHandler(rec).ServeHTTP(w, r)
+	})
+	mux.Handle("/", web.Handler())
+	return mux
+}
+
+// lookup finds a product in the search index, for profiles and
+// recommendations.
+func (a *app) lookup(id string) (*catalog.Product, bool) {
+	idx := a.index.Load()
+	if idx == nil {
+		return nil, false
+	}
+	return (*idx).Get(context.Background(), id)
+}
+
+// requireToken guards an operator endpoint with a bearer token; an empty
+// token disables the endpoint.
+func requireToken(token string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if token == "" {
+			http.Error(w, "disabled: no --admin-token configured", http.StatusForbidden)
+			return
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="assistant"`)
+			http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// catalogChanged keeps the search index in step with uploads to
+// /api/catalog. The first upload removes the built-in demo products.
+func (a *app) catalogChanged(ctx context.Context, upserted []catalog.Product, removed []string) error {
+	idx := a.index.Load()
+	if idx == nil {
+		return errors.New("the catalogue is not indexed yet")
+	}
+	a.demoMu.Lock()
+	demo := a.demoIDs
+	a.demoIDs = nil
+	a.demoMu.Unlock()
+	if len(demo) > 0 {
+		if err := (*idx).Delete(ctx, demo); err != nil {
+			return err
+		}
+		a.log.Info("uploaded catalogue replaces the built-in demo", "demo_products", len(demo))
+	}
+	if err := (*idx).Delete(ctx, removed); err != nil {
+		return err
+	}
+	return (*idx).Upsert(ctx, upserted)
+}
+
+// readyz is 200 only when the index answers a real query and the session
+// store answers a ping.
+func (a *app) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	fail := func(reason string) {
+		http.Error(w, "not ready: "+reason, http.StatusServiceUnavailable)
+	}
+	idx := a.index.Load()
+	if idx == nil {
+		fail("catalogue not indexed yet")
+		return
+	}
+	hits, err := (*idx).Search(ctx, retrieval.Query{Text: a.probe, K: 1})
+	if err != nil || len(hits) == 0 {
+		fail(fmt.Sprintf("index does not answer (query %q: %d hits, err %v)", a.probe, len(hits), err))
+		return
+	}
+	if a.modelErr != nil {
+		fail("intent model: " + a.modelErr.Error())
+		return
+	}
+	if err := a.store.Ping(ctx); err != nil {
+		fail("session store: " + err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	_, _ = io.WriteString(w, "ready\n")
+}
