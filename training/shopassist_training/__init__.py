@@ -1,0 +1,1 @@
+"""shopassist training pipeline: tokenizer, vocabulary, intent model, export."""

@@ -1,0 +1,94 @@
+"""Export a trained checkpoint to models/intent: model.onnx, config.json,
+golden/logits.jsonl (PyTorch eager, single unpadded sequence)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+import torch
+
+from . import data
+from .golden import logit_utterances
+from .model import BertConfig, BertForSequenceClassification
+from .tokenizer import BertTokenizer
+
+MODEL_DIR = os.path.join(data.REPO, "models", "intent")
+
+
+def load(run_dir: str):
+    s = json.load(open(os.path.join(run_dir, "summary.json")))
+    cfg = BertConfig(**s["config"])
+    m = BertForSequenceClassification(cfg)
+    m.load_state_dict(torch.load(os.path.join(run_dir, "model.pt"), map_location="cpu"))
+    m.eval()
+    return m, s
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--run", required=True)
+    ap.add_argument("--out", default=MODEL_DIR)
+    ap.add_argument("--opset", type=int, default=14)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    model, s = load(args.run)
+    cfg = model.config
+    labels = s["labels"]
+    tok = BertTokenizer(os.path.join(args.out, "vocab.txt"))
+    assert len(tok.vocab) == cfg.vocab_size
+
+    e = tok.encode("do you have a 15 inch laptop bag?")
+    dummy = tuple(torch.tensor([e[k], e[k]]) for k in ("input_ids", "attention_mask", "token_type_ids"))
+    path = os.path.join(args.out, "model.onnx")
+    torch.onnx.export(
+        model, dummy, path, input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["logits"],
+        dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
+                      "token_type_ids": {0: "batch", 1: "seq"}, "logits": {0: "batch"}},
+        opset_version=args.opset, do_constant_folding=True)
+    import onnx
+    om = onnx.load(path)
+    onnx.checker.check_model(om)
+
+    config = {
+        "model_type": "bert",
+        "architectures": ["BertForSequenceClassification"],
+        "vocab_size": cfg.vocab_size,
+        "hidden_size": cfg.hidden_size,
+        "num_hidden_layers": cfg.num_hidden_layers,
+        "num_attention_heads": cfg.num_attention_heads,
+        "intermediate_size": cfg.intermediate_size,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": cfg.hidden_dropout_prob,
+        "attention_probs_dropout_prob": cfg.attention_probs_dropout_prob,
+        "max_position_embeddings": cfg.max_position_embeddings,
+        "type_vocab_size": cfg.type_vocab_size,
+        "layer_norm_eps": cfg.layer_norm_eps,
+        "initializer_range": cfg.initializer_range,
+        "pad_token_id": 0,
+        "problem_type": "single_label_classification",
+        "id2label": {str(i): l for i, l in enumerate(labels)},
+        "label2id": {l: i for i, l in enumerate(labels)},
+        "max_length": 64,
+        "oos_label": data.OOS,
+        "oos_threshold": s["threshold"]["threshold"],
+    }
+    with open(os.path.join(args.out, "config.json"), "w") as f:
+        json.dump(config, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+
+    gdir = os.path.join(args.out, "golden")
+    os.makedirs(gdir, exist_ok=True)
+    n = 0
+    with torch.no_grad(), open(os.path.join(gdir, "logits.jsonl"), "w", encoding="utf-8") as f:
+        for text in logit_utterances():
+            e = tok.encode(text, max_length=64)
+            x = [torch.tensor([e[k]]) for k in ("input_ids", "attention_mask", "token_type_ids")]
+            logits = model(*x)[0].tolist()
+            f.write(json.dumps({"text": text, "logits": [round(v, 7) for v in logits]}, ensure_ascii=False) + "\n")
+            n += 1
+    print(f"exported {path} ({os.path.getsize(path)/1e6:.2f} MB, opset {args.opset}), config.json, {n} golden logits")
+
+
+if __name__ == "__main__":
+    main()
