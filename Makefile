@@ -25,7 +25,7 @@ ort:
 models:
 	training/build_models.sh
 
-## fuzz: longer fuzzing of every fuzz target (FUZZTIME per target, default 60s)
+## fuzz: longer fuzzing of every fuzz target (FUZZTIME per target: a duration or a count, default 60s)
 fuzz:
 	FUZZTIME=$${FUZZTIME:-60s} scripts/fuzz.sh
 
