@@ -3,8 +3,11 @@
 #   vocab -> held-out files -> golden tokens -> (MLM pre-training) -> fine-tune -> export -> golden logits
 # Environment knobs:
 #   INTENT_LAYERS / INTENT_HIDDEN / INTENT_EPOCHS   size and length of the default model
-#   INTENT_PRETRAIN_STEPS                           MLM steps (0 disables pre-training)
+#   INTENT_PRETRAIN_STEPS                           MLM steps run (0 disables pre-training); the LR
+#                                                   schedule spans INTENT_PRETRAIN_SCHEDULE steps
 #   INTENT_THREADS                                  torch threads (1 is fastest on a shared 2-core box)
+#   INTENT_MODEL_DIR                                output folder (default models/intent)
+#   INTENT_RUN                                      checkpoint folder (default artifacts/intent/l<L>h<H>)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT="$(cd .. && pwd)"
@@ -16,22 +19,24 @@ if ! "$PY" -c 'import torch, onnx' 2>/dev/null; then
 fi
 export OMP_NUM_THREADS="${INTENT_THREADS:-1}" OPENBLAS_NUM_THREADS=1 PYTHONHASHSEED=0
 LAYERS="${INTENT_LAYERS:-2}"; HIDDEN="${INTENT_HIDDEN:-128}"; EPOCHS="${INTENT_EPOCHS:-12}"
-PRE="${INTENT_PRETRAIN_STEPS:-0}"
-RUN="artifacts/intent/l${LAYERS}h${HIDDEN}"
+PRE="${INTENT_PRETRAIN_STEPS:-2214}"; PRE_SCHED="${INTENT_PRETRAIN_SCHEDULE:-4000}"
+RUN="${INTENT_RUN:-artifacts/intent/l${LAYERS}h${HIDDEN}}"
+OUT="${INTENT_MODEL_DIR:-$ROOT/models/intent}"
+mkdir -p "$OUT"
 mkdir -p "$ROOT/$RUN"
 t() { local s=$SECONDS; "$@"; echo "  [$(( SECONDS - s ))s] $*"; }
 
-echo "== vocabulary";      t "$PY" -m shopassist_training.vocab --size 8000 --out "$ROOT/models/intent/vocab.txt"
+echo "== vocabulary";      t "$PY" -m shopassist_training.vocab --size 8000 --out "$OUT/vocab.txt"
 echo "== held-out files";  t "$PY" -c 'from shopassist_training import data; data.write_heldout()'
-echo "== golden tokens";   t "$PY" -m shopassist_training.golden --tokens
+echo "== golden tokens";   t "$PY" -m shopassist_training.golden --tokens --model-dir "$OUT"
 INIT=()
 if [ "$PRE" != 0 ]; then
   echo "== MLM pre-training"
-  t "$PY" -m shopassist_training.pretrain --layers "$LAYERS" --hidden "$HIDDEN" --steps "$PRE" --out "$ROOT/$RUN/mlm.pt"
+  t "$PY" -m shopassist_training.pretrain --layers "$LAYERS" --hidden "$HIDDEN" --steps "$PRE_SCHED" --max-steps "$PRE" --vocab "$OUT/vocab.txt" --out "$ROOT/$RUN/mlm.pt"
   INIT=(--init "$ROOT/$RUN/mlm.pt")
 fi
-echo "== fine-tuning";     t "$PY" -m shopassist_training.train --layers "$LAYERS" --hidden "$HIDDEN" --epochs "$EPOCHS" "${INIT[@]}" --out "$ROOT/$RUN"
-echo "== export + golden logits"; t "$PY" -m shopassist_training.export --run "$ROOT/$RUN"
-echo "$RUN" > "$ROOT/models/intent/SOURCE_RUN"
+echo "== fine-tuning";     t "$PY" -m shopassist_training.train --layers "$LAYERS" --hidden "$HIDDEN" --epochs "$EPOCHS" --vocab "$OUT/vocab.txt" "${INIT[@]}" --out "$ROOT/$RUN"
+echo "== export + golden logits"; t "$PY" -m shopassist_training.export --run "$ROOT/$RUN" --out "$OUT"
+echo "$RUN" > "$OUT/SOURCE_RUN"
 echo "== parity: run 'make test' (Go compares its logits/tokens with models/intent/golden)"
 echo "total ${SECONDS}s"

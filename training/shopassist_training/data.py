@@ -369,17 +369,21 @@ def catalog_ngrams(products: List[dict], rng: random.Random, n: int) -> List[str
     return out
 
 
-def synth_product_queries(products: List[dict], wands_train: List[str], n: int, seed: int = 7) -> List[str]:
+def synth_product_queries(products: List[dict], wands_train: List[str], n: int, seed: int = 7,
+                          mlm_v1: bool = False) -> List[str]:
+    """mlm_v1: the first, smaller generator (no HOME_MORE nouns, class names or
+    bare n-grams); the MLM text of the committed model was built with it."""
     rng = random.Random(seed)
     cat_phr, cat_brands = catalog_phrases(products, rng)
-    hand = _split(FURNITURE) + _split(ELECTRONICS) + _split(APPAREL) + _split(HOME_MORE)
-    hand += sorted({c.lower() for q, c in read_wands() if q in set(wands_train)})  # train query classes only
+    hand = _split(FURNITURE) + _split(ELECTRONICS) + _split(APPAREL)
+    if not mlm_v1:
+        hand += _split(HOME_MORE)
+        hand += sorted({c.lower() for q, c in read_wands() if q in set(wands_train)})  # train query classes only
     mods = _split(MODIFIERS)
     brands = [b.lower() if rng.random() < 0.7 else b for b in cat_brands] + _split(BRANDS_EXTRA)
     temps = _split(PRODUCT_TEMPLATES)
     uses, rooms, feats, who, sizes = map(_split, (USES, ROOMS, FEATURES, WHO, SIZES))
-    ngrams = catalog_ngrams(products, rng, 3000)
-    out = list(ngrams)
+    out = [] if mlm_v1 else catalog_ngrams(products, rng, 3000)
     # real shopper queries first (bare, and a couple of sentence wraps each)
     for q in wands_train:
         out.append(q)
@@ -407,7 +411,8 @@ GREETINGS = """hi|hello|hey|hey there|hi there|hello there|good morning|good aft
 howdy|yo|hiya|greetings|morning|hey hey|hi!|hello!|hey, how are you?|hi, how's it going|
 hello, is anyone there?|hi there, i need some help|hey bot|hello shop|good day|what's up|sup|
 hi, nice to meet you|hey, how are you doing today|hello hello|hi again|heya|hallo|hola|bonjour|
-hi team|hey assistant|good morning!|evening|afternoon|hey, you there?|whats up|wazzup|what's going on|
+hi team|hey assistant|good morning!|evening|afternoon|hey, you there?"""
+GREETINGS_MORE = """whats up|wazzup|what's going on|
 how are you|how are you doing|how are you today|how's your day|how's your day going|how have you been|
 how do you do|nice to see you|long time no see|good to see you|hey what's new|yo what's good|
 hello, how are you doing|hi, how are things|anyone here?|is someone there|greetings to you|
@@ -416,8 +421,8 @@ GOODBYES = """bye|goodbye|bye bye|see you|see you later|see ya|talk to you later
 have a nice day|have a good one|take care|good night|i'm done, bye|that's all, bye|gotta go|
 i have to go now|catch you later|farewell|until next time|bye for now|ok bye|okay goodbye|
 that will be all, goodbye|i'm leaving now|signing off|see you soon|so long|peace out|
-nothing else, bye|we're done here, bye|have a great weekend|good bye|byee|
-goodnight|night night|have a nice evening|have a wonderful day|enjoy your day|it was nice talking to you|
+nothing else, bye|we're done here, bye|have a great weekend|good bye|byee"""
+GOODBYES_MORE = """goodnight|night night|have a nice evening|have a wonderful day|enjoy your day|it was nice talking to you|
 nice chatting with you|i enjoyed our chat|talk soon|see you next time|i'm off|i'm heading out|
 that's it for today|i'll be going now|i'm signing out|i need to go, bye|adios|ciao|au revoir|cheerio"""
 THANKS = """thanks|thank you|thanks a lot|thank you so much|thx|ty|tysm|many thanks|much appreciated|
@@ -425,8 +430,8 @@ thanks for your help|thank you for the help|thanks, that helps|cheers|great, tha
 awesome thanks|thanks a bunch|thank you very much|appreciate it|i appreciate your help|
 thanks for the info|thanks!|thank you!!|ok thanks|okay thank you|that was helpful, thanks|
 you've been very helpful|thanks mate|thanks so much for your assistance|great help, thanks|
-thank u|thanx|thnks|that's great, thank you|much obliged|thanks buddy|thank you kindly|
-i'm grateful|i am so grateful for your help|my gratitude|many thanks to you|thanks a million|
+thank u|thanx|thnks|that's great, thank you|much obliged|thanks buddy|thank you kindly"""
+THANKS_MORE = """i'm grateful|i am so grateful for your help|my gratitude|many thanks to you|thanks a million|
 i really appreciate that|i'm glad you helped me|i'm happy with your help|you're a lifesaver|
 you're the best, thanks|big thanks|thanks heaps|that's very kind of you|kudos, thanks|
 thank you for everything|thanks for helping me out|nice, that's what i needed, thanks"""
@@ -571,7 +576,9 @@ def build_training_set(seed: int = 1234, n_products: int = 5000, n_oos: int = 80
         (oos if y == OOS else small).append((u, y))
     rng.shuffle(oos)
     ex += oos[:n_oos] + small
-    for lab, lst in (("greeting", GREETINGS), ("goodbye", GOODBYES), ("thanks", THANKS)):
+    # (the *_MORE lists are training-only; the vocabulary was built from the first lists)
+    for lab, lst in (("greeting", GREETINGS + "|" + GREETINGS_MORE), ("goodbye", GOODBYES + "|" + GOODBYES_MORE),
+                     ("thanks", THANKS + "|" + THANKS_MORE)):
         for s in _split(lst):
             ex += [(s, lab)] * 3
     # augmentation copies (typos, casing, punctuation, fillers)

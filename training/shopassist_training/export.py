@@ -77,6 +77,10 @@ def main(argv=None):
         json.dump(config, f, indent=2, ensure_ascii=False)
         f.write("\n")
 
+    with open(os.path.join(args.out, "tokenizer_config.json"), "w") as f:
+        json.dump({"do_lower_case": True, "strip_accents": None, "tokenize_chinese_chars": True, "model_max_length": 64}, f)
+        f.write("\n")
+
     gdir = os.path.join(args.out, "golden")
     os.makedirs(gdir, exist_ok=True)
     n = 0

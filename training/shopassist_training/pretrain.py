@@ -31,6 +31,7 @@ def main(argv=None):
     ap.add_argument("--heads", type=int, default=0)
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--minutes", type=float, default=0, help="stop after this wall time (0: run all steps)")
+    ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (the LR schedule still spans --steps)")
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=42)
@@ -45,7 +46,7 @@ def main(argv=None):
     cat, utt = corpus_texts()
     # product-query-like text: synthetic queries too (cheap, and close to what the classifier sees)
     wtrain, _ = data.split_wands()
-    utt = utt + data.synth_product_queries(data.read_catalog(), wtrain, 20000, seed=99)
+    utt = utt + data.synth_product_queries(data.read_catalog(), wtrain, 20000, seed=99, mlm_v1=True)
     texts = list(dict.fromkeys(cat)) + utt * 2
     enc = [tok.encode(t, max_length=MAXLEN)["input_ids"] for t in texts]
     enc = [e for e in enc if len(e) > 3]
@@ -95,6 +96,9 @@ def main(argv=None):
         ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
         if step % 200 == 0:
             print(f"step {step}: mlm loss {ema:.3f} ({time.time()-t0:.0f}s)", flush=True)
+        if args.max_steps and step + 1 >= args.max_steps:
+            print(f"max steps reached at step {step}")
+            break
         if args.minutes and time.time() - t0 > args.minutes * 60:
             print(f"time budget reached at step {step}")
             break

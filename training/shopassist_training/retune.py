@@ -17,7 +17,7 @@ from .train import finalize
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", required=True)
-    ap.add_argument("--max-false-reject", type=float, default=0.02)
+    ap.add_argument("--max-false-reject", type=float, default=0.005)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     model, s = load(args.run)

@@ -89,7 +89,7 @@ def latency(model, tok, n=300):
     return {"p50": round(lat[n // 2] * 1000, 3), "p99": round(lat[int(n * 0.99)] * 1000, 3)}
 
 
-def finalize(model, tok, labels, val, bitext_mode="grouped", max_false_reject=0.02):
+def finalize(model, tok, labels, val, bitext_mode="grouped", max_false_reject=0.005):
     """Tune the OOS threshold on validation data (CLINC val + in-scope val
     rows, per-group false-reject budget), evaluate every held-out file, time it."""
     model.eval()
@@ -127,7 +127,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--init", default="", help="MLM pre-trained encoder state dict")
     ap.add_argument("--bitext-mode", default="grouped")
-    ap.add_argument("--max-false-reject", type=float, default=0.02)
+    ap.add_argument("--max-false-reject", type=float, default=0.005)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     set_seed(args.seed)
