@@ -8,6 +8,7 @@ const (
 	IntentGoodbye       = "goodbye"
 	IntentThanks        = "thanks"
 	IntentOutOfScope    = "out_of_scope"
+	IntentRecommend     = "recommend"
 )
 
 // smallTalk answers greetings, goodbyes and thanks.
@@ -15,6 +16,8 @@ var smallTalk = map[string]string{
 	IntentGreeting: "Hello! I'm the store's assistant. Tell me what you're looking for — a product type, a brand or a model number — or ask me about an order, a delivery or a refund.",
 	IntentGoodbye:  "Goodbye, and thanks for visiting! Your conversation is saved if you come back.",
 	IntentThanks:   "You're welcome! Is there anything else I can help you find?",
+	// Without behaviour events there is no profile to recommend from.
+	IntentRecommend: "Tell me what you're looking for — a product type, a brand or a budget — and I'll suggest the best options.",
 }
 
 // outOfScopeAnswer is the polite fallback for what a shop assistant cannot

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/shopassist/shopassist/catalog"
 	"github.com/shopassist/shopassist/events"
 	"github.com/shopassist/shopassist/inference"
 	"github.com/shopassist/shopassist/intent"
@@ -133,6 +134,7 @@ type Server struct {
 	events  events.Stream
 	profile events.Profiles
 	pweight float64
+	recs    *events.Recommender // nil without profiles
 	metrics *Metrics
 	log     *slog.Logger
 
@@ -165,6 +167,14 @@ func NewServer(cfg Config, deps Deps) (*Server, error) {
 		log:     deps.Log,
 		slots:   make(chan struct{}, cfg.MaxConcurrentTurns),
 		conns:   make(map[*conn]struct{}),
+	}
+	if deps.Profiles != nil {
+		idx := deps.Index
+		s.recs = &events.Recommender{
+			Profiles:   deps.Profiles,
+			Lookup:     func(id string) (*catalog.Product, bool) { return idx.Get(context.Background(), id) },
+			Candidates: events.SearchCandidates(idx),
+		}
 	}
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,

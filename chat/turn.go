@@ -136,18 +136,19 @@ func (s *Server) turn(c *conn, sess *sessionState, f ClientFrame) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(c.ctx, s.cfg.TurnTimeout)
 	defer cancel()
-	outcome := "ok"
-	defer func() {
+	// record counts the turn; it runs before the frame that ends the turn
+	// is queued, so a client that has seen done or error sees it counted.
+	record := func(outcome string) {
 		s.metrics.turns.WithLabelValues(outcome).Inc()
 		s.metrics.turnSeconds.Observe(time.Since(start).Seconds())
-	}()
+	}
 	fail := func(err error) {
 		if c.ctx.Err() != nil {
-			outcome = "disconnected"
+			record("disconnected")
 			return // nobody to tell
 		}
 		code, msg := errorFrame(err)
-		outcome = code
+		record(code)
 		if code == CodeInternal {
 			c.log.Error("turn failed", "err", err, "session", sess.id)
 		}
@@ -205,6 +206,18 @@ func (s *Server) turn(c *conn, sess *sessionState, f ClientFrame) {
 		}
 		items = Items(hits)
 		text = searchAnswer(f.Text, items)
+	case IntentRecommend:
+		if s.recs == nil {
+			text = intentAnswer(label)
+			break
+		}
+		recs, err := s.recs.Recommend(ctx, sess.shopperKey(), s.cfg.ProductsPerAnswer)
+		if err != nil {
+			fail(err)
+			return
+		}
+		items = recItems(recs)
+		text = recommendAnswer(recs)
 	default:
 		text = intentAnswer(label)
 	}
@@ -224,6 +237,7 @@ func (s *Server) turn(c *conn, sess *sessionState, f ClientFrame) {
 		fail(err)
 		return
 	}
+	record("ok")
 	c.enqueue(ServerFrame{Type: TypeDone, ReplyTo: f.ID})
 }
 
@@ -245,6 +259,32 @@ func (s *Server) search(ctx context.Context, sess *sessionState, text string) ([
 		hits = events.Personalize(hits, p, s.pweight)
 	}
 	return hits[:min(n, len(hits))], nil
+}
+
+func recItems(recs []events.Rec) []Item {
+	hits := make([]retrieval.Hit, len(recs))
+	for i, r := range recs {
+		hits[i] = retrieval.Hit{Product: r.Product, Score: r.Score}
+	}
+	return Items(hits)
+}
+
+// recommendAnswer says what the recommendations are based on.
+func recommendAnswer(recs []events.Rec) string {
+	if len(recs) == 0 {
+		return "I don't have enough to go on yet. Tell me what you're looking for — a product type, a brand or a budget — and I'll find good options."
+	}
+	personal := false
+	for _, r := range recs {
+		if r.Reason != "trending" {
+			personal = true
+			break
+		}
+	}
+	if personal {
+		return fmt.Sprintf("Based on what you've been looking at, you might like these. My top pick is %s%s.", recs[0].Product.Title, priceSuffix(recItems(recs[:1])[0]))
+	}
+	return fmt.Sprintf("Here's what's popular in the shop right now. The top one is %s%s.", recs[0].Product.Title, priceSuffix(recItems(recs[:1])[0]))
 }
 
 // Items converts search hits to the protocol's product items.
