@@ -8,6 +8,10 @@
 #   INTENT_THREADS                                  torch threads (1 is fastest on a shared 2-core box)
 #   INTENT_MODEL_DIR                                output folder (default models/intent)
 #   INTENT_RUN                                      checkpoint folder (default artifacts/intent/l<L>h<H>)
+#   INTENT_INIT                                     start fine-tuning from this checkpoint instead of MLM
+#                                                   pre-training (an MLM state dict, or a fine-tuned model.pt
+#                                                   with fewer labels: its classifier rows are kept, new labels
+#                                                   appended); INTENT_LR: fine-tuning learning rate (default 1e-3)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT="$(cd .. && pwd)"
@@ -30,12 +34,15 @@ echo "== vocabulary";      t "$PY" -m shopassist_training.vocab --size 8000 --ou
 echo "== held-out files";  t "$PY" -c 'from shopassist_training import data; data.write_heldout()'
 echo "== golden tokens";   t "$PY" -m shopassist_training.golden --tokens --model-dir "$OUT"
 INIT=()
-if [ "$PRE" != 0 ]; then
+LR="${INTENT_LR:-1e-3}"
+if [ -n "${INTENT_INIT:-}" ]; then
+  INIT=(--init "$INTENT_INIT")
+elif [ "$PRE" != 0 ]; then
   echo "== MLM pre-training"
   t "$PY" -m shopassist_training.pretrain --layers "$LAYERS" --hidden "$HIDDEN" --steps "$PRE_SCHED" --max-steps "$PRE" --vocab "$OUT/vocab.txt" --out "$ROOT/$RUN/mlm.pt"
   INIT=(--init "$ROOT/$RUN/mlm.pt")
 fi
-echo "== fine-tuning";     t "$PY" -m shopassist_training.train --layers "$LAYERS" --hidden "$HIDDEN" --epochs "$EPOCHS" --vocab "$OUT/vocab.txt" "${INIT[@]}" --out "$ROOT/$RUN"
+echo "== fine-tuning";     t "$PY" -m shopassist_training.train --layers "$LAYERS" --hidden "$HIDDEN" --epochs "$EPOCHS" --lr "$LR" --vocab "$OUT/vocab.txt" "${INIT[@]}" --out "$ROOT/$RUN"
 echo "== export + golden logits"; t "$PY" -m shopassist_training.export --run "$ROOT/$RUN" --out "$OUT"
 echo "$RUN" > "$OUT/SOURCE_RUN"
 echo "== parity: run 'make test' (Go compares its logits/tokens with models/intent/golden)"

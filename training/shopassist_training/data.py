@@ -31,7 +31,8 @@ BITEXT_INTENTS = [
     "registration_problems", "review", "set_up_shipping_address", "switch_account",
     "track_order", "track_refund",
 ]
-EXTRA_INTENTS = ["product_search", "greeting", "goodbye", "thanks", "out_of_scope"]
+EXTRA_INTENTS = ["product_search", "greeting", "goodbye", "thanks", "out_of_scope", "recommend"]
+# (recommend was added last so the ids of the first 32 labels did not move)
 LABELS = BITEXT_INTENTS + EXTRA_INTENTS
 OOS = "out_of_scope"
 
@@ -164,6 +165,7 @@ def write_heldout():
         if y is not None:
             rows.append((u, y))
     _write_csv(os.path.join(HELDOUT, "clinc_val.csv"), rows)
+    _write_csv(os.path.join(HELDOUT, "recommend_heldout.csv"), recommend_heldout_rows())
 
 
 def _write_csv(path, rows):
@@ -437,6 +439,179 @@ you're the best, thanks|big thanks|thanks heaps|that's very kind of you|kudos, t
 thank you for everything|thanks for helping me out|nice, that's what i needed, thanks"""
 
 
+# ---------------------------------------------------------------- recommend + more small talk
+#
+# `recommend`: the shopper asks for a suggestion without naming a product ("what
+# would you recommend?", "surprise me", "what's popular right now", "anything like
+# the last one I viewed?"); the chat answers it from the shopper's behaviour profile.
+# Requests that name a product ("can you recommend a good gaming mouse") stay
+# product_search: RECOMMEND_PRODUCT_TEMPLATES teaches that contrast.
+# Whole templates are held out: a template whose md5 bucket (% 100) is < 25 is never
+# used for training and only feeds training/data/heldout/recommend_heldout.csv.
+# None of these lists is used for the vocabulary, MLM pre-training or golden tokens.
+
+RECOMMEND_TEMPLATES = """what would you recommend|what would you recommend for me|what do you recommend|
+what do you suggest|what would you suggest|any suggestions for me|any suggestions|any recommendations|
+got any recommendations for me|do you have any recommendations|can you recommend something|
+could you recommend me something|recommend me something|recommend something for me|suggest something|
+suggest something i might like|give me some suggestions|give me a recommendation|i need a recommendation|
+i'd like some recommendations|what's popular right now|what is trending|what's trending at the moment|
+what are people buying these days|what's hot right now|what are your best sellers|show me your bestsellers|
+what's your top pick|what are your top picks for me|show me something similar to what i looked at|
+anything like the last one i viewed|something similar to the last item i viewed|
+show me more like what i was looking at|more like the ones i looked at earlier|
+based on what i viewed, what else would i like|what else might i like|what should i buy|what should i get|
+what should i order next|i don't know what to buy, help me choose|i'm not sure what i want, any ideas|
+surprise me|show me something nice|pick something for me|what do you think i'd like|
+recommendations based on my history|personalized recommendations|show me recommendations|
+what would you pick for me|inspire me|any ideas what i should get|what's good here|what's new and popular|
+show me popular items|show me what other shoppers like|what do other customers buy|
+what are the most popular products|based on my browsing, what do you suggest|
+what goes well with what i bought|recommend me stuff|what do you have that i'd love|
+show me things i might like|i'm bored, show me something cool|what's everyone buying|
+similar items to what i viewed|find me something like my last purchase|your recommendations please|
+what's the best thing you sell|help me pick something|what should i treat myself to|
+recommend something based on my past orders|what would you suggest based on what i've bought before|
+suggestions based on my purchase history|based on my previous orders, what should i get|
+what do you think i should buy next|what should i get next|what else should i buy|
+show me items like the ones i bought|something like what i ordered last time|more like my last order|
+show me stuff similar to my recent views|items related to what i've been browsing|
+recommend something based on my taste|what would suit me|what are other people buying|
+what are shoppers buying right now|what's selling well|what's the most popular thing right now|
+what are customers loving lately|show me trending products|anything you think i'd like|got anything for me|
+what do you have for me today|what would you buy if you were me|help me find something i'd like|
+i need ideas for what to buy|give me some ideas|picks for me based on my activity|
+what matches my style|what did people like me buy|what would go with my last order"""
+REC_PRE = ["", "", "", "hi, ", "hey ", "hello! ", "ok so ", "um ", "so ", "hmm, ", "please ", "could you tell me "]
+REC_POST = ["", "", "?", "?", "!", " please", " pls", " thanks", " :)", " today", " for me"]
+
+RECOMMEND_PRODUCT_TEMPLATES = """can you recommend a good {x}|what {x} would you recommend|recommend me a {x}|
+which {x} do you recommend|any suggestions for a {x}|suggest a {m} {x}|what's the most popular {x}|
+what are your best selling {x}s|can you suggest a {x} for {use}|i need a recommendation for a {x}|
+recommend a {x} under ${p}|what {x} should i buy|any {x} you'd recommend|which {b} {x} do you suggest|
+show me {x}s similar to the {b} one|something similar to a {m} {x}|what's trending in {x}s|best seller {x}|
+could you recommend a {m} {x} for my {who}|what's a good {x} for {use}|i'd like a recommendation on {x}s|
+top recommended {x}|recommend a {x} for the {r}|suggestions for {x}s under ${p}|popular {x}s right now|
+do you recommend the {b} {x}|what {m} {x} do you suggest|can you recommend some {x}s"""
+REC_PRODUCT_NOUNS = """gaming mouse|laptop|office chair|sofa|coffee table|area rug|floor lamp|monitor|keyboard|
+headphones|printer|tv stand|desk|mattress|bookshelf|dining table|router|webcam|backpack|running shoes|
+winter coat|blender|air fryer|vacuum|bed frame|dresser|patio umbrella|ceiling fan|smart watch|tablet"""
+
+GREET_OPEN = "hi|hello|hey|hiya|heya|howdy|good morning|good afternoon|good evening|morning|yo|hey hey|hello hello|greetings|hi hi|hellooo|heyyy"
+GREET_ADDR = "| there| everyone| mate| friend| buddy| folks| again| bot| all"
+GREET_TAIL = """|!|!!|.|, how are you?|, how are you doing today?|, how's it going?|, how's your day going?|
+, hope you're well|, how have you been?| :)|, what's up?|, nice to meet you|, good to see you|, how are things?|
+, are you there?| how are you|, hope you're having a good day|, how is everything?|, how are you doing"""
+BYE_OPEN = """bye|goodbye|bye bye|bye for now|see you|see ya|see you later|see you soon|talk to you later|talk soon|
+catch you later|later|take care|have a good day|have a nice one|good night|farewell|cheerio|so long|ok bye|
+alright bye|i'm off|gotta run|i'm going now|i'll talk to you later|i have to leave now|time to go|see you around"""
+BYE_ADDR = "| then| now| mate| friend| everyone| for now| buddy"
+BYE_TAIL = "|!|.| :)|, take care|, have a great day|, see you next time|, until next time|, have a good evening|, speak soon|, bye"
+THANK_OPEN = """thanks|thank you|thanks a lot|thanks so much|thank you so much|many thanks|cheers|thx|ty|thanks a bunch|
+thanks a ton|much appreciated|appreciate it|i appreciate it|thank you kindly|great thanks|awesome thanks|
+perfect thanks|thank you very much|thanks heaps|really appreciate it|ok thank you|cool thanks|nice one thanks"""
+THANK_ADDR = "| mate| buddy| friend| man| again| pal| so much"
+THANK_TAIL = """|!|!!|.|, that was helpful|, that was really helpful|, you've been a great help| for your help| for the help|
+ for helping me|, that's exactly what i needed|, you're the best| :)|, that helps a lot|, very helpful|
+, that answers my question|, great job| for the quick answer|, i really appreciate it"""
+
+# longer, less formulaic closers and expressions of gratitude (conversation-level goodbyes and
+# thanks that contain no "bye"/"thanks" keyword)
+BYE_SENTENCES = """it was nice talking to you|it's been great chatting with you|this was a really helpful conversation|
+that was a good chat|i enjoyed talking with you|pleasure talking to you|good talking to you, i'm off now|
+it was a pleasure chatting|great conversation, see you|i think we're done here, have a good one|
+i'll let you go now|that's all from me for today|i'm going to log off now|i'll be on my way|
+thanks for the chat, goodbye|lovely chatting, take care|until we meet again|i must be going|
+time for me to head out|alright, i'm out|have a lovely rest of your day|enjoy the rest of your evening"""
+THANK_SENTENCES = """i'm really grateful for your help|i'm so thankful|
+you were very helpful|that was super helpful|my sincere thanks|heartfelt thanks|thanks from the bottom of my heart|
+i can't thank you enough|i'm very grateful|you have my thanks|i really appreciate your assistance|
+thank you for your time|thanks for your patience|you saved me a lot of time|that's very helpful of you|
+a big thank you|much gratitude|that really helped me out|grateful for the help|
+thanks, you made my day|i appreciate all your help"""
+GREET_SENTENCES = """whaddup|sup dude|yo yo|hey, what's happening|howdy partner|hey there, how's life|
+good morning to you|hello, how's everything going|hi, hope your day is going well|hey, nice to be back|
+hello there, how are you this morning|morning, how are you|hey, long time|hi, what's new with you|
+good evening, how are you tonight"""
+
+
+def _norm(s: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9']+", s.lower()))
+
+
+def _template_heldout(t: str, pct: int = 25) -> bool:
+    return _h("rectemplate|" + t) % 100 < pct
+
+
+def synth_recommend(rng: random.Random, per_template: int = 8, heldout: bool = False) -> List[str]:
+    out = []
+    for t in _split(RECOMMEND_TEMPLATES):
+        if _template_heldout(t) != heldout:
+            continue
+        seen = set()
+        for _ in range(per_template * 3):
+            s = (rng.choice(REC_PRE) + t + rng.choice(REC_POST)).strip()
+            if s not in seen:
+                seen.add(s)
+                out.append(s)
+            if len(seen) >= per_template:
+                break
+    return out
+
+
+def synth_recommend_products(rng: random.Random, products: List[str], n_per_template: int = 12,
+                             heldout: bool = False) -> List[str]:
+    mods, brands = _split(MODIFIERS), _split(BRANDS_EXTRA)
+    uses, rooms, who = _split(USES), _split(ROOMS), _split(WHO)
+    out = []
+    for t in _split(RECOMMEND_PRODUCT_TEMPLATES):
+        if _template_heldout(t) != heldout:
+            continue
+        for _ in range(n_per_template):
+            p = rng.choice([20, 50, 100, 200, 300, 500])
+            s = t.format(x=rng.choice(products), m=rng.choice(mods), b=rng.choice(brands), p=p,
+                         use=rng.choice(uses), r=rng.choice(rooms), who=rng.choice(who))
+            out.append(s.replace("ss ", "s ") + rng.choice(["", "", "?", " please"]))
+    return out
+
+
+def synth_smalltalk(rng: random.Random, n: int = 300) -> List[Tuple[str, str]]:
+    """Compositional greetings / goodbyes / thanks (opening x address x tail),
+    short and long, minus anything that equals a CLINC val row (normalised)."""
+    c = read_clinc()
+    banned = {_norm(u) for u, _ in c["val"] + c["oos_val"]}
+    out = []
+    for lab, (o, a, t) in (("greeting", (GREET_OPEN, GREET_ADDR, GREET_TAIL)),
+                           ("goodbye", (BYE_OPEN, BYE_ADDR, BYE_TAIL)),
+                           ("thanks", (THANK_OPEN, THANK_ADDR, THANK_TAIL))):
+        opens = _split(o)
+        addrs = [x for x in a.replace("\n", "").split("|")]
+        tails = [x for x in t.replace("\n", "").split("|")]
+        seen = set()
+        for _ in range(n * 4):
+            s = rng.choice(opens) + (rng.choice(addrs) if rng.random() < 0.5 else "") + \
+                (rng.choice(tails) if rng.random() < 0.6 else "")
+            if _norm(s) in banned or s in seen:
+                continue
+            seen.add(s)
+            out.append((s, lab))
+            if len(seen) >= n:
+                break
+    return out
+
+
+def recommend_heldout_rows() -> List[Tuple[str, str]]:
+    rng = random.Random(2024)
+    # every string a training template can produce (prefix x template x suffix), so that a held-out
+    # template whose expansion coincides with a training one ("any suggestions" + " for me") is dropped
+    train_strings = {_norm(p + t + q) for t in _split(RECOMMEND_TEMPLATES) if not _template_heldout(t)
+                     for p in REC_PRE for q in REC_POST}
+    rows = [(s, "recommend") for s in synth_recommend(rng, per_template=6, heldout=True) if _norm(s) not in train_strings]
+    nouns = _split(REC_PRODUCT_NOUNS) + _split(FURNITURE)[:40]
+    rows += [(s, "product_search") for s in synth_recommend_products(rng, nouns, n_per_template=5, heldout=True)]
+    return rows
+
+
 # ---------------------------------------------------------------- augmentation
 
 KEYB = "qwertyuiop asdfghjkl zxcvbnm"
@@ -581,6 +756,15 @@ def build_training_set(seed: int = 1234, n_products: int = 5000, n_oos: int = 80
                      ("thanks", THANKS + "|" + THANKS_MORE)):
         for s in _split(lst):
             ex += [(s, lab)] * 3
+    # recommend (training templates only) + product searches that contain "recommend"/"suggest",
+    # + compositional small talk (see synth_recommend / synth_smalltalk)
+    rrng = random.Random(seed + 11)
+    ex += [(s, "recommend") for s in synth_recommend(rrng, per_template=10)]
+    rnouns = _split(REC_PRODUCT_NOUNS) + _split(HOME_MORE) + _split(ELECTRONICS)
+    ex += [(s, "product_search") for s in synth_recommend_products(rrng, rnouns, n_per_template=14)]
+    ex += synth_smalltalk(rrng, n=300)
+    for lab, lst in (("greeting", GREET_SENTENCES), ("goodbye", BYE_SENTENCES), ("thanks", THANK_SENTENCES)):
+        ex += [(s, lab) for s in _split(lst)] * 2
     # augmentation copies (typos, casing, punctuation, fillers)
     nb = len(bit_train)
     bt, rest = list(ex[:nb]), list(ex[nb:])

@@ -123,6 +123,12 @@ def logit_utterances(seed: int = 11) -> List[str]:
         rows = data.read_eval_csv(os.path.join(data.HELDOUT, name))
         out += [u for u, _ in rng.sample(rows, min(k, len(rows)))]
     out += ["hi", "thanks!", "bye", "", "😀", "北京", "x " * 80, "LC51C", "$49.95 15.6in laptop"]
+    # the recommend intent (added later; a separate rng keeps the rows above unchanged)
+    path = os.path.join(data.HELDOUT, "recommend_heldout.csv")
+    if os.path.exists(path):
+        rows = data.read_eval_csv(path)
+        out += [u for u, _ in random.Random(seed + 1).sample(rows, min(16, len(rows)))]
+    out += ["what would you recommend?", "can you recommend a good gaming mouse", "surprise me"]
     return out
 
 

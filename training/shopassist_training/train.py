@@ -54,7 +54,7 @@ def batches(encoded, batch_size, rng, pad_id=0):
 def heldout_sets():
     out = {}
     for name in ("bitext_heldout", "bitext_random_heldout", "product_queries_heldout", "product_queries_heldout_wands",
-                 "product_queries_heldout_icecat", "clinc_val"):
+                 "product_queries_heldout_icecat", "clinc_val", "recommend_heldout"):
         path = os.path.join(data.HELDOUT, name + ".csv")
         if os.path.exists(path):
             out[name] = data.read_eval_csv(path)
@@ -149,6 +149,14 @@ def main(argv=None):
     model = BertForSequenceClassification(cfg)
     if args.init:
         sd = torch.load(args.init, map_location="cpu")
+        # warm start from a fine-tuned classifier with fewer labels (labels are only ever appended):
+        # keep its rows, the new label's row starts as in a fresh model
+        for k in ("classifier.weight", "classifier.bias"):
+            if k in sd and sd[k].shape[0] < len(labels):
+                fresh = model.state_dict()[k].clone()
+                fresh[:sd[k].shape[0]] = sd[k]
+                sd[k] = fresh
+                print(f"init: {k} grown to {len(labels)} labels")
         missing, unexpected = model.load_state_dict(sd, strict=False)
         print(f"init from {args.init}: missing {len(missing)} unexpected {len(unexpected)}")
     nparams = sum(p.numel() for p in model.parameters())
