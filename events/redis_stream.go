@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/shopassist/shopassist/internal/redisopt"
 )
 
 // RedisStream is the scale-out Stream on Redis Streams (Redis >= 6.2 for
@@ -40,25 +41,7 @@ var _ Stream = (*RedisStream)(nil)
 // ApplyRedisDefaults sets the timeouts and options the events package
 // expects on a client it creates (fail fast when Redis is down).
 func ApplyRedisDefaults(opt *redis.Options) {
-	if opt.DialTimeout == 0 {
-		opt.DialTimeout = DefaultRedisTimeout
-	}
-	if opt.ReadTimeout == 0 {
-		opt.ReadTimeout = DefaultRedisTimeout
-	}
-	if opt.WriteTimeout == 0 {
-		opt.WriteTimeout = DefaultRedisTimeout
-	}
-	if opt.PoolTimeout == 0 {
-		opt.PoolTimeout = opt.ReadTimeout + time.Second
-	}
-	if opt.DialerRetries == 0 {
-		opt.DialerRetries = 2
-	}
-	opt.ContextTimeoutEnabled = true
-	if opt.MaintNotificationsConfig == nil {
-		opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	}
+	redisopt.FailFast(opt, DefaultRedisTimeout, DefaultRedisTimeout, DefaultRedisTimeout)
 }
 
 // NewRedisStream creates the consumer group (and the stream) if missing and

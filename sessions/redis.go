@@ -12,7 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/shopassist/shopassist/internal/redisopt"
 )
 
 // Redis is the scale-out Store: any number of chat replicas share one Redis.
@@ -66,31 +67,9 @@ func OpenRedis(ctx context.Context, cfg Config) (*Redis, error) {
 
 // applyRedisDefaults fills the client options the URL left unset.
 func applyRedisDefaults(opt *redis.Options, cfg Config) {
-	if opt.DialTimeout == 0 {
-		opt.DialTimeout = cfg.DialTimeout
-	}
-	if opt.ReadTimeout == 0 {
-		opt.ReadTimeout = cfg.ReadTimeout
-	}
-	if opt.WriteTimeout == 0 {
-		opt.WriteTimeout = cfg.WriteTimeout
-	}
+	redisopt.FailFast(opt, cfg.DialTimeout, cfg.ReadTimeout, cfg.WriteTimeout)
 	if opt.MaxRetries == 0 {
 		opt.MaxRetries = cfg.MaxRetries
-	}
-	if opt.PoolTimeout == 0 {
-		opt.PoolTimeout = opt.ReadTimeout + time.Second
-	}
-	if opt.DialerRetries == 0 {
-		// The default (5 dials per attempt) multiplies the dial timeout when
-		// Redis is down; one retry keeps a failing turn short.
-		opt.DialerRetries = 2
-	}
-	// A caller's deadline (the turn's context) also bounds the command.
-	opt.ContextTimeoutEnabled = true
-	if opt.MaintNotificationsConfig == nil {
-		// Plain Redis: skip the CLIENT MAINT_NOTIFICATIONS handshake.
-		opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	}
 }
 

@@ -1,0 +1,38 @@
+// Package redisopt holds the go-redis client options shared by the
+// packages that talk to Redis (sessions, events), so that every client fails
+// fast when Redis is down instead of hanging a chat turn or a request.
+package redisopt
+
+import (
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// FailFast fills the options a Redis URL left unset: the dial, read and
+// write timeouts given, a pool wait one second past the read timeout, one
+// dial retry (go-redis's default of five multiplies the dial timeout while
+// Redis is down), the caller's context deadline bounding each command, and
+// no CLIENT MAINT_NOTIFICATIONS handshake (plain Redis has none).
+func FailFast(opt *redis.Options, dial, read, write time.Duration) {
+	if opt.DialTimeout == 0 {
+		opt.DialTimeout = dial
+	}
+	if opt.ReadTimeout == 0 {
+		opt.ReadTimeout = read
+	}
+	if opt.WriteTimeout == 0 {
+		opt.WriteTimeout = write
+	}
+	if opt.PoolTimeout == 0 {
+		opt.PoolTimeout = opt.ReadTimeout + time.Second
+	}
+	if opt.DialerRetries == 0 {
+		opt.DialerRetries = 2
+	}
+	opt.ContextTimeoutEnabled = true
+	if opt.MaintNotificationsConfig == nil {
+		opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	}
+}
