@@ -307,6 +307,8 @@ func TestBadFramesGetSpecificErrorsAndConnectionStaysUsable(t *testing.T) {
 		{"text not a string", websocket.TextMessage, `{"type":"message","id":"1","text":42}`, CodeBadRequest},
 		{"text too large", websocket.TextMessage, `{"type":"message","id":"1","text":"` + strings.Repeat("a", MaxTextBytes+1) + `"}`, CodeTooLarge},
 		{"invalid utf-8", websocket.TextMessage, "{\"type\":\"message\",\"id\":\"1\",\"text\":\"caf\xe9\"}", CodeInvalidUTF8},
+		{"event without object", websocket.TextMessage, `{"type":"event","event":"click"}`, CodeBadEvent},
+		{"event on a server without events", websocket.TextMessage, `{"type":"event","event":{"type":"click","product_id":"1"}}`, CodeBadEvent},
 		{"binary frame", websocket.BinaryMessage, `{"type":"message","id":"1","text":"hi"}`, CodeBinaryMessage},
 	}
 	for _, tc := range cases {

@@ -15,6 +15,8 @@ func FuzzDecodeClientFrame(f *testing.F) {
 		`{"type":"message","id":"1","text":""}`,
 		`{"type":"message","id":1,"text":"x"}`,
 		`{"type":"nope"}`,
+		`{"type":"event","event":{"type":"click","product_id":"1"}}`,
+		`{"type":"event","event":[1]}`,
 		`[]`, `null`, `"str"`, ``, `{`, "{\"type\":\"message\",\"text\":\"\xff\"}",
 		`{"type":"message","id":"1","text":"` + strings.Repeat("é", 3000) + `"}`,
 	} {
@@ -34,6 +36,10 @@ func FuzzDecodeClientFrame(f *testing.F) {
 		}
 		switch fr.Type {
 		case TypeHello:
+		case TypeEvent:
+			if len(fr.Event) == 0 || strings.TrimSpace(string(fr.Event))[0] != '{' {
+				t.Fatalf("accepted event frame without an event object: %q", data)
+			}
 		case TypeMessage:
 			if fr.ID == "" || strings.TrimSpace(fr.Text) == "" || len(fr.Text) > MaxTextBytes {
 				t.Fatalf("accepted invalid message %+v", fr)
