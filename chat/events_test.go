@@ -97,7 +97,7 @@ func TestRecommendAnswersFromTheProfile(t *testing.T) {
 	})
 	c := h.dial(t)
 	c.send(map[string]string{"type": "hello", "user_id": "shopper-42"})
-	c.next() // session
+	c.next()                                                                                                // session
 	c.send(map[string]any{"type": "event", "event": map[string]any{"type": "click", "product_id": "2"}})    // Sony speaker
 	c.send(map[string]any{"type": "event", "event": map[string]any{"type": "purchase", "product_id": "4"}}) // Sony headphones
 	deadline := time.Now().Add(20 * time.Second)

@@ -8,7 +8,8 @@ import (
 // Config selects and tunes an Index backend.
 type Config struct {
 	// Backend is "embedded" (the default when empty): the in-process BM25
-	// index.
+	// index, hybrid with HNSW when Encoder is set; or "qdrant": vectors in
+	// Qdrant at QdrantAddr, BM25 in process, fused in Go.
 	Backend string
 	// K1 is BM25's term-frequency saturation; 0 means DefaultK1.
 	K1 float64
@@ -24,6 +25,43 @@ type Config struct {
 	// once) or "sum" (a weighted sum of independent per-field BM25 scores,
 	// each with its own field IDF).
 	Scoring string
+
+	// Encoder, when set, makes the embedded index hybrid: products are
+	// embedded at Upsert (in batches of EncodeBatch) into an HNSW vector
+	// index, and Search fuses BM25 with vector search (see Query.Mode).
+	// The Qdrant backend requires it.
+	Encoder Encoder
+	// EncodeBatch is how many products Upsert hands the Encoder at once.
+	// Default 256.
+	EncodeBatch int
+	// Vector tunes the HNSW index.
+	Vector VectorConfig
+	// VectorFile, when set, is where the embedded index keeps its vectors
+	// (e.g. DATA_DIR/vectors.hnsw): loaded by New if it exists, written by
+	// Close and SaveVectors. Upserting a product whose embedded text is
+	// unchanged reuses its stored vector instead of encoding it again.
+	VectorFile string
+	// Candidates is how deep each half of a hybrid search goes before
+	// fusion (at least the K asked for). Default 100.
+	Candidates int
+	// RRFK is reciprocal rank fusion's k: a hit at rank r (from 1) adds
+	// 1/(RRFK + r). Default 60.
+	RRFK float64
+	// DenseWeight multiplies the vector list's reciprocal-rank scores in
+	// hybrid fusion (the BM25 list weighs 1). 0 means 1; tune it on the
+	// dev judgments with eval search --dense-weight once a bi-encoder is
+	// trained.
+	DenseWeight float64
+
+	// QdrantAddr is the Qdrant gRPC address, host:port (port 6334 by
+	// default), for Backend "qdrant".
+	QdrantAddr string
+	// QdrantCollection is the collection name. Default "products".
+	QdrantCollection string
+	// QdrantAPIKey authenticates to Qdrant when set.
+	QdrantAPIKey string
+	// QdrantTLS dials Qdrant over TLS.
+	QdrantTLS bool
 }
 
 // FieldWeights weights the searched product fields. Parts weighs the
@@ -59,7 +97,17 @@ const (
 func New(cfg Config) (Index, error) {
 	switch cfg.Backend {
 	case "", "embedded":
-		return NewEmbedded(cfg)
+		e, err := NewEmbedded(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return e, nil
+	case "qdrant":
+		q, err := NewQdrant(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return q, nil
 	default:
 		return nil, fmt.Errorf("unknown index backend %q", cfg.Backend)
 	}
@@ -79,6 +127,18 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Scoring == "" {
 		cfg.Scoring = ScoringBM25F
 	}
+	if cfg.EncodeBatch <= 0 {
+		cfg.EncodeBatch = 256
+	}
+	if cfg.Candidates <= 0 {
+		cfg.Candidates = 100
+	}
+	if cfg.RRFK == 0 {
+		cfg.RRFK = 60
+	}
+	if cfg.DenseWeight == 0 {
+		cfg.DenseWeight = 1
+	}
 	bad := func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) || v < 0 }
 	switch {
 	case bad(cfg.K1):
@@ -87,6 +147,10 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("retrieval: B %v must be in [0, 1]", cfg.B)
 	case bad(cfg.Weights.Title) || bad(cfg.Weights.Name) || bad(cfg.Weights.Description) || bad(cfg.Weights.Brand) || bad(cfg.Weights.Parts):
 		return cfg, fmt.Errorf("retrieval: field weights %+v must be finite and >= 0", cfg.Weights)
+	case bad(cfg.RRFK):
+		return cfg, fmt.Errorf("retrieval: RRFK %v must be a finite number >= 0", cfg.RRFK)
+	case bad(cfg.DenseWeight):
+		return cfg, fmt.Errorf("retrieval: DenseWeight %v must be a finite number >= 0", cfg.DenseWeight)
 	case cfg.Scoring != ScoringBM25F && cfg.Scoring != ScoringSum:
 		return cfg, fmt.Errorf("retrieval: unknown scoring %q (want %q or %q)", cfg.Scoring, ScoringBM25F, ScoringSum)
 	}

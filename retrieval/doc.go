@@ -5,6 +5,43 @@
 // description and brand (plus a low-weight field holding the derived terms
 // of model numbers, see Tokenize), with filters applied while scoring.
 //
+// # Dense and hybrid retrieval
+//
+// With Config.Encoder set (an ONNXEncoder over a bi-encoder exported by
+// training/, or any Encoder), Embedded is hybrid: Upsert embeds
+// ProductText of each product in batches and adds it to a VectorIndex, an
+// HNSW graph over L2-normalised vectors scored by cosine; Search embeds the
+// query and, per Query.Mode, returns BM25 only (ModeLexical), vectors only
+// (ModeDense) or both Config.Candidates (100) deep fused by reciprocal rank
+// with k = 60, the dense list weighted by Config.DenseWeight (ModeHybrid,
+// the default with an Encoder; see FuseWeighted). Without
+// an Encoder the index is exactly the BM25 index and dense modes fail with
+// ErrNoEncoder. Filters reach the vector half inside the graph walk: the
+// walk passes through rejected nodes but only accepted ones fill the
+// results, with ef raised by the filter's estimated pass rate, and a
+// filter estimated to pass at most VectorConfig.ExactBelow (2,048) vectors
+// switches to an exact scan (VectorIndex.Search). VectorIndex.Exact is the
+// brute-force reference. Config.VectorFile persists the vectors (written by
+// Close and SaveVectors, loaded by New); on re-ingest a product whose
+// embedded text hash is unchanged keeps its vector and graph node, so a
+// restart re-encodes nothing. Tombstoned graph nodes (replaced or deleted
+// products) are not yet compacted away.
+//
+// ONNXEncoder loads config.json ("pooling": "mean" over the attention mask,
+// the default, or "cls"; optional "query_prefix"/"doc_prefix"),
+// vocab.txt and model.onnx with output sentence_embedding [batch, hidden]
+// (used as is) or last_hidden_state [batch, seq, hidden] (pooled here), and
+// L2-normalises. It keeps its own session pool because inference.Model
+// accepts only a 2-D logits output.
+//
+// The Qdrant backend (Config.Backend "qdrant", Config.QdrantAddr) keeps
+// vectors and filter payloads in a Qdrant collection it creates on first
+// use, with keyword indexes on brand, category, availability and
+// product_id and an integer index on price; upserts go in batches of 256
+// points; filters become Qdrant filters, applied by Qdrant inside its
+// search; the BM25 half and the fusion stay in Go. Its contract tests run
+// when $QDRANT_ADDR is set.
+//
 // # Concurrency
 //
 // Every Index is safe for concurrent use. Embedded guards its data with a
@@ -29,6 +66,14 @@
 // take 12 bytes each (document slot, one byte of term count per field). On
 // the demo catalogue, over the dev queries, search p50 is 7–10 µs at k=10
 // and 19–22 µs at k=100, p99 under 1 ms (BenchmarkSearch, one core).
+//
+// The vector half costs one query embedding (ONNX, the dominant term) plus
+// the graph walk: about EfSearch × 2M distance evaluations of 12 ns each
+// for 256-d vectors on AVX2+FMA (assembly inner product, portable loop
+// elsewhere), and a map lookup per visited node when a filter is set.
+// VectorIndex is safe for concurrent use: searches share a read lock;
+// AddBatch takes the write lock and inserts on GOMAXPROCS goroutines with
+// per-node locks. Figures: BENCH_NOTES.md.
 //
 // # Updates
 //

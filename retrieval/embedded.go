@@ -89,6 +89,11 @@ type Embedded struct {
 	slot    []int32 // term id → index+1 in docTerm for the current document
 
 	scratch sync.Pool // *searchScratch
+
+	// Dense half (nil without Config.Encoder): vec maps product IDs to
+	// embeddings; it has its own lock, always taken after mu.
+	enc Encoder
+	vec *VectorIndex
 }
 
 var _ Index = (*Embedded)(nil)
@@ -123,6 +128,9 @@ func newEmbedded(cfg Config, opts tokenOptions) (*Embedded, error) {
 		byID:             make(map[string]uint32),
 	}
 	e.tok.opts = opts
+	if err := e.initDense(); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -148,14 +156,24 @@ func (e *Embedded) Get(_ context.Context, id string) (*catalog.Product, bool) {
 }
 
 // Close drops the index's data; later calls fail with ErrClosed.
+//
+// With Config.VectorFile set, Close first saves the vector index there.
 func (e *Embedded) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.closed {
+		return nil
+	}
+	var err error
+	if e.vec != nil && e.cfg.VectorFile != "" {
+		err = e.vec.SaveFile(e.cfg.VectorFile)
+	}
 	e.closed = true
+	e.vec = nil
 	e.dict, e.terms, e.docs, e.byID, e.docTerm, e.slot = nil, nil, nil, nil, nil, nil
 	e.live, e.dead = 0, 0
 	e.totLen = [numFields]float64{}
-	return nil
+	return err
 }
 
 // Upsert adds products, replacing live products with the same ID. Each
@@ -171,13 +189,23 @@ func (e *Embedded) Upsert(ctx context.Context, products []catalog.Product) error
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	// Copies are made outside the lock.
+	// Copies and embeddings are made outside the lock.
 	copies := make([]catalog.Product, len(products))
 	copy(copies, products)
+	dense, err := e.embed(ctx, copies)
+	if err != nil {
+		return err
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
 		return ErrClosed
+	}
+	if dense != nil {
+		// First, since it validates every vector before changing anything.
+		if err := e.vec.AddBatch(dense.ids, dense.vecs, dense.hashes); err != nil {
+			return err
+		}
 	}
 	for i := range copies {
 		p := &copies[i]
@@ -204,6 +232,9 @@ func (e *Embedded) Delete(ctx context.Context, ids []string) error {
 		if i, ok := e.byID[id]; ok {
 			e.remove(i)
 		}
+	}
+	if e.vec != nil {
+		e.vec.Delete(ids)
 	}
 	e.maybeCompact()
 	return nil
@@ -388,11 +419,11 @@ type queryTerm struct {
 	qtf float32
 }
 
-// Search returns up to q.K (10 when q.K <= 0) live products matching the
-// query text and q.Filter, best first; ties go to the earlier-indexed
-// product. A query without any term the index knows returns no hits and no
-// error.
-func (e *Embedded) Search(ctx context.Context, q Query) ([]Hit, error) {
+// searchLexical returns up to q.K (10 when q.K <= 0) live products matching
+// the query text and q.Filter by BM25F, best first; ties go to the
+// earlier-indexed product. A query without any term the index knows returns
+// no hits and no error.
+func (e *Embedded) searchLexical(ctx context.Context, q Query) ([]Hit, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

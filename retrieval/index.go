@@ -27,7 +27,20 @@ type Query struct {
 	Text   string
 	K      int // number of hits wanted; <= 0 means 10
 	Filter Filter
+	// Mode picks the retrieval path: ModeLexical (BM25 only), ModeDense
+	// (the bi-encoder's vectors only) or ModeHybrid (both, fused by
+	// reciprocal rank). Empty means ModeHybrid when the index has an
+	// Encoder and ModeLexical otherwise; dense and hybrid without an
+	// Encoder fail with ErrNoEncoder.
+	Mode string
 }
+
+// Query modes.
+const (
+	ModeLexical = "lexical"
+	ModeDense   = "dense"
+	ModeHybrid  = "hybrid"
+)
 
 // Hit is one search result, best first. Product points into the index and
 // must not be modified.

@@ -64,3 +64,36 @@ func Recall(ranked []string, judged Judgments, k, minRating int) (float64, bool)
 }
 
 func gain(rating int) float64 { return math.Exp2(float64(rating)) - 1 }
+
+// NDCGJudged returns nDCG'@k (Sakai's condensed list): NDCG after dropping
+// unjudged products from the ranking, before the cut at k. It rewards a
+// ranking for the judged products it orders well and is blind to unjudged
+// ones, which matters when judgments were pooled from another engine.
+func NDCGJudged(ranked []string, judged Judgments, k int) float64 {
+	condensed := make([]string, 0, min(len(ranked), k))
+	for _, id := range ranked {
+		if len(condensed) == k {
+			break
+		}
+		if _, ok := judged[id]; ok {
+			condensed = append(condensed, id)
+		}
+	}
+	return NDCG(condensed, judged, k)
+}
+
+// Precision returns P@k: the share of the first k ranks (k, not the number
+// of results, is the denominator) holding a product judged at least
+// minRating; unjudged products count as not relevant.
+func Precision(ranked []string, judged Judgments, k, minRating int) float64 {
+	if k <= 0 {
+		return 0
+	}
+	var found int
+	for _, id := range ranked[:min(k, len(ranked))] {
+		if r, ok := judged[id]; ok && r >= minRating {
+			found++
+		}
+	}
+	return float64(found) / float64(k)
+}

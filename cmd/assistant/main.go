@@ -26,6 +26,7 @@ commands:
   serve           serve the chat (WebSocket /ws), the demo storefront and the HTTP APIs
   ingest          read product feeds, clean them and store the catalogue in the data dir
   eval intents    evaluate the intent model on a labelled CSV
+  eval search     measure search quality on graded relevance judgments
   bench events    load a running server with realistic behaviour events and measure profile latency
 
 Run "assistant <command> -h" for the flags of a command.
@@ -57,13 +58,15 @@ func run(ctx context.Context, stop context.CancelFunc, args []string, stdout, st
 		return runIngest(ctx, args[1:], stdout, stderr)
 	case "eval":
 		if len(args) < 2 {
-			return fmt.Errorf("eval needs a target: intents")
+			return fmt.Errorf("eval needs a target: intents or search")
 		}
 		switch args[1] {
 		case "intents":
 			return runEvalIntents(ctx, args[2:], stdout, stderr)
+		case "search":
+			return runEvalSearch(ctx, args[2:], stdout, stderr)
 		default:
-			return fmt.Errorf("unknown eval target %q (want intents)", args[1])
+			return fmt.Errorf("unknown eval target %q (want intents or search)", args[1])
 		}
 	case "bench":
 		if len(args) < 2 || args[1] != "events" {

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shopassist/shopassist/inference/inferencetest"
+)
+
+const devJudgments = "../../../shared/data/relevance/icecat_judgments_dev.csv"
+
+// TestEvalSearchLexicalMatchesQualityRecord runs "eval search" on the dev
+// judgments in lexical mode and checks that its ndcg@10 is the BM25 figure
+// retrieval's quality test records in retrieval/testdata/quality.json
+// (rounded there to 4 decimals).
+func TestEvalSearchLexicalMatchesQualityRecord(t *testing.T) {
+	if _, err := os.Stat(devJudgments); errors.Is(err, fs.ErrNotExist) {
+		t.Skipf("dev judgments not found at %s", devJudgments)
+	}
+	data, err := os.ReadFile("../../retrieval/testdata/quality.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want struct {
+		NDCG10    float64 `json:"ndcg@10"`
+		Recall100 float64 `json:"recall@100"`
+	}
+	if err := json.Unmarshal(data, &want); err != nil {
+		t.Fatal(err)
+	}
+	runFile := filepath.Join(t.TempDir(), "run.csv")
+	var stdout, stderr bytes.Buffer
+	err = runEvalSearch(context.Background(), []string{"--judgments", devJudgments, "--mode", "lexical", "--run-out", runFile}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("eval search: %v\n%s", err, stderr.String())
+	}
+	var got map[string]float64
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatalf("output %q is not one JSON object: %v", stdout.String(), err)
+	}
+	keys := []string{"ndcg@10", "ndcg'@10", "p@10", "recall@100", "queries"}
+	if len(got) != len(keys) {
+		t.Errorf("output has keys %v, want exactly %v", got, keys)
+	}
+	for _, key := range keys {
+		if _, ok := got[key]; !ok {
+			t.Errorf("output lacks %q: %s", key, stdout.String())
+		}
+	}
+	t.Logf("eval search --mode lexical: %s", strings.TrimSpace(stdout.String()))
+	round4 := func(v float64) float64 { return math.Round(v*1e4) / 1e4 }
+	if g := round4(got["ndcg@10"]); math.Abs(g-want.NDCG10) > 1e-6 {
+		t.Errorf("ndcg@10 = %.6f (%.4f rounded), quality.json records %.4f", got["ndcg@10"], g, want.NDCG10)
+	}
+	if g := round4(got["recall@100"]); math.Abs(g-want.Recall100) > 1e-6 {
+		t.Errorf("recall@100 = %.6f, quality.json records %.4f", got["recall@100"], want.Recall100)
+	}
+	if got["queries"] != 69 {
+		t.Errorf("queries = %v, want 69", got["queries"])
+	}
+	if got["ndcg'@10"] < got["ndcg@10"] {
+		t.Errorf("ndcg'@10 %.4f < ndcg@10 %.4f: removing unjudged products cannot lower it here", got["ndcg'@10"], got["ndcg@10"])
+	}
+
+	f, err := os.Open(runFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) < 2 || strings.Join(rows[0], ",") != "query,docid,rank" || rows[1][2] != "1" {
+		t.Errorf("run file starts %v, want header query,docid,rank then rank 1", rows[:min(2, len(rows))])
+	}
+}
+
+func TestEvalSearchFlags(t *testing.T) {
+	ctx := context.Background()
+	var out, errb bytes.Buffer
+	for _, args := range [][]string{
+		{}, // --judgments missing
+		{"--judgments", "x.csv", "--stage", "rerank"},
+		{"--judgments", "x.csv", "--mode", "fuzzy"},
+		{"--judgments", "x.csv", "--k", "0"},
+	} {
+		if err := runEvalSearch(ctx, args, &out, &errb); err == nil {
+			t.Errorf("args %v accepted", args)
+		}
+	}
+	dir := t.TempDir()
+	j := filepath.Join(dir, "j.csv")
+	os.WriteFile(j, []byte("query,docid,rating\nink,1,3\n"), 0o644)
+	err := runEvalSearch(ctx, []string{"--judgments", j, "--mode", "dense", "--model-dir", dir}, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), "model.onnx") {
+		t.Errorf("dense without a model: err = %v, want one naming model.onnx", err)
+	}
+}
+
+// TestEvalSearchDenseAndHybrid runs the dense and hybrid paths end to end
+// with a tiny random bi-encoder exported by
+// retrieval/testdata/gen_tiny_biencoder.py (the figures are meaningless;
+// the test checks the wiring: model loading, pooling, fusion, output).
+func TestEvalSearchDenseAndHybrid(t *testing.T) {
+	if _, err := os.Stat(devJudgments); errors.Is(err, fs.ErrNotExist) {
+		t.Skipf("dev judgments not found at %s", devJudgments)
+	}
+	inferencetest.RequireRuntime(t)
+	py := "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import torch, onnx").Run(); err != nil {
+		if os.Getenv("CI") == "" {
+			t.Skipf("%s cannot import torch and onnx: %v", py, err)
+		}
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command(py, "../../retrieval/testdata/gen_tiny_biencoder.py", dir, "mean").CombinedOutput(); err != nil {
+		t.Fatalf("export: %v\n%s", err, out)
+	}
+	for _, mode := range []string{"dense", "hybrid", ""} {
+		var stdout, stderr bytes.Buffer
+		err := runEvalSearch(context.Background(), []string{"--judgments", devJudgments, "--mode", mode, "--model-dir", dir}, &stdout, &stderr)
+		if err != nil {
+			t.Fatalf("mode %q: %v\n%s", mode, err, stderr.String())
+		}
+		var got map[string]float64
+		if err := json.Unmarshal(stdout.Bytes(), &got); err != nil || got["queries"] != 69 {
+			t.Fatalf("mode %q: output %q (%v)", mode, stdout.String(), err)
+		}
+		wantMode := mode
+		if mode == "" {
+			wantMode = "hybrid" // a model is present
+		}
+		if !strings.Contains(stderr.String(), "mode "+wantMode+",") {
+			t.Errorf("mode %q: stderr %q does not report mode %s", mode, stderr.String(), wantMode)
+		}
+		t.Logf("mode %q: %s", mode, strings.TrimSpace(stdout.String()))
+	}
+}
