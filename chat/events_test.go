@@ -97,9 +97,10 @@ func TestRecommendAnswersFromTheProfile(t *testing.T) {
 	})
 	c := h.dial(t)
 	c.send(map[string]string{"type": "hello", "user_id": "shopper-42"})
-	c.next()                                                                                                // session
-	c.send(map[string]any{"type": "event", "event": map[string]any{"type": "click", "product_id": "2"}})    // Sony speaker
-	c.send(map[string]any{"type": "event", "event": map[string]any{"type": "purchase", "product_id": "4"}}) // Sony headphones
+	c.next() // session
+	// Clicks a Sony speaker, buys Sony headphones.
+	c.send(map[string]any{"type": "event", "event": map[string]any{"type": "click", "product_id": "2"}})
+	c.send(map[string]any{"type": "event", "event": map[string]any{"type": "purchase", "product_id": "4"}})
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		p, err := svc.Profiles.Get(ctx, "shopper-42")
