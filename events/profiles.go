@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shopassist/shopassist/catalog"
+	"github.com/shopassist/shopassist/internal/redisopt"
 )
 
 // ProductLookup finds a product by id (the server passes the search index's
@@ -212,7 +213,7 @@ func (c ProfileConfig) Validate() error {
 	}
 	if c.Backend == "redis" && c.RedisURL != "" {
 		if _, err := redis.ParseURL(c.RedisURL); err != nil {
-			return fmt.Errorf("events: redis url %s: %w", maskURL(c.RedisURL), err)
+			return fmt.Errorf("events: redis url %s: %w", redisopt.MaskURL(c.RedisURL), err)
 		}
 	}
 	return nil
@@ -251,7 +252,7 @@ func (c ProfileConfig) String() string {
 	c = c.withDefaults()
 	b := "memory"
 	if c.Backend == "redis" {
-		b = "redis " + maskURL(c.RedisURL) + " prefix=" + c.KeyPrefix
+		b = "redis " + redisopt.MaskURL(c.RedisURL) + " prefix=" + c.KeyPrefix
 	}
 	return fmt.Sprintf("events: profiles %s half-life=%v seen-ttl=%v profile-ttl=%v", b, c.HalfLife, c.SeenTTL, c.ProfileTTL)
 }
@@ -269,12 +270,10 @@ func NewProfiles(ctx context.Context, cfg ProfileConfig, client *redis.Client) (
 		if cfg.RedisURL == "" {
 			return nil, errors.New("events: redis profiles need a redis url")
 		}
-		opt, err := redis.ParseURL(cfg.RedisURL)
-		if err != nil {
-			return nil, fmt.Errorf("events: redis url %s: %w", maskURL(cfg.RedisURL), err)
+		var err error
+		if client, err = redisopt.NewClient(cfg.RedisURL, DefaultRedisTimeout); err != nil {
+			return nil, fmt.Errorf("events: %w", err)
 		}
-		ApplyRedisDefaults(opt)
-		client = redis.NewClient(opt)
 	}
 	r := NewRedisProfiles(client, cfg)
 	if err := client.Ping(ctx).Err(); err != nil {

@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shopassist/shopassist/internal/redisopt"
 )
 
 // ErrBusy is returned by Publish when the stream cannot take more events
@@ -111,7 +112,7 @@ func (c Config) Validate() error {
 	case "redis":
 		if c.RedisURL != "" {
 			if _, err := redis.ParseURL(c.RedisURL); err != nil {
-				return fmt.Errorf("events: redis url %s: %w", maskURL(c.RedisURL), err)
+				return fmt.Errorf("events: redis url %s: %w", redisopt.MaskURL(c.RedisURL), err)
 			}
 		}
 	default:
@@ -169,7 +170,7 @@ func (c Config) String() string {
 	c = c.withDefaults()
 	if c.Backend == "redis" {
 		return fmt.Sprintf("events: redis stream %s key=%q group=%q consumer=%q maxlen~%d batch=%d claim-idle=%v",
-			maskURL(c.RedisURL), c.KeyPrefix+"stream", c.Group, c.Consumer, c.MaxLen, c.Batch, c.ClaimIdle)
+			redisopt.MaskURL(c.RedisURL), c.KeyPrefix+"stream", c.Group, c.Consumer, c.MaxLen, c.Batch, c.ClaimIdle)
 	}
 	return fmt.Sprintf("events: in-process stream queue=%d batch=%d", c.QueueSize, c.Batch)
 }
@@ -189,27 +190,13 @@ func NewStream(ctx context.Context, cfg Config, client *redis.Client) (Stream, e
 			if cfg.RedisURL == "" {
 				return nil, errors.New("events: redis stream needs a redis url")
 			}
-			opt, err := redis.ParseURL(cfg.RedisURL)
-			if err != nil {
-				return nil, fmt.Errorf("events: redis url %s: %w", maskURL(cfg.RedisURL), err)
+			var err error
+			if client, err = redisopt.NewClient(cfg.RedisURL, DefaultRedisTimeout); err != nil {
+				return nil, fmt.Errorf("events: %w", err)
 			}
-			ApplyRedisDefaults(opt)
-			client = redis.NewClient(opt)
 		}
 		return NewRedisStream(ctx, client, cfg)
 	}
-}
-
-// maskURL hides the password of a Redis URL.
-func maskURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "<unparsable url>"
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
 }
 
 // unavailable wraps a backend failure so errors.Is sees ErrUnavailable and

@@ -54,13 +54,13 @@ func OpenRedis(ctx context.Context, cfg Config) (*Redis, error) {
 	cfg = cfg.withDefaults()
 	opt, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
-		return nil, fmt.Errorf("sessions: redis url %s: %w", maskURL(cfg.RedisURL), err)
+		return nil, fmt.Errorf("sessions: redis url %s: %w", redisopt.MaskURL(cfg.RedisURL), err)
 	}
 	applyRedisDefaults(opt, cfg)
 	r := NewRedisFromClient(redis.NewClient(opt), cfg)
 	if err := r.Ping(ctx); err != nil {
 		_ = r.c.Close()
-		return nil, fmt.Errorf("sessions: cannot reach redis at %s: %w", maskURL(cfg.RedisURL), err)
+		return nil, fmt.Errorf("sessions: cannot reach redis at %s: %w", redisopt.MaskURL(cfg.RedisURL), err)
 	}
 	return r, nil
 }

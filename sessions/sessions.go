@@ -6,10 +6,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/url"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shopassist/shopassist/internal/redisopt"
 )
 
 // ErrExists is returned by Create when the id is already taken by a live
@@ -84,7 +85,7 @@ func (c Config) Validate() error {
 	}
 	if c.RedisURL != "" {
 		if _, err := redis.ParseURL(c.RedisURL); err != nil {
-			return fmt.Errorf("sessions: redis url %s: %w", maskURL(c.RedisURL), err)
+			return fmt.Errorf("sessions: redis url %s: %w", redisopt.MaskURL(c.RedisURL), err)
 		}
 		return nil
 	}
@@ -100,7 +101,7 @@ func (c Config) String() string {
 	c = c.withDefaults()
 	if c.RedisURL != "" {
 		return fmt.Sprintf("sessions: redis %s prefix=%q ttl=%v timeouts=%v/%v/%v retries=%d",
-			maskURL(c.RedisURL), c.KeyPrefix, c.TTL, c.DialTimeout, c.ReadTimeout, c.WriteTimeout, c.MaxRetries)
+			redisopt.MaskURL(c.RedisURL), c.KeyPrefix, c.TTL, c.DialTimeout, c.ReadTimeout, c.WriteTimeout, c.MaxRetries)
 	}
 	return fmt.Sprintf("sessions: embedded dir=%q ttl=%v sweep=%v", c.DataDir, c.TTL, c.SweepInterval)
 }
@@ -128,18 +129,6 @@ func (c Config) withDefaults() Config {
 		c.MaxRetries = DefaultRedisRetries
 	}
 	return c
-}
-
-// maskURL hides the password of a Redis URL.
-func maskURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "<unparsable url>"
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
 }
 
 // New validates cfg and opens the configured store: Redis when RedisURL is

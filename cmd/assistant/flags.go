@@ -3,9 +3,10 @@ package main
 import (
 	"flag"
 	"fmt"
-	"net/url"
 	"os"
 	"strings"
+
+	"github.com/shopassist/shopassist/internal/redisopt"
 )
 
 // envName is the environment variable that sets a flag: --data-dir →
@@ -52,21 +53,9 @@ func effectiveConfig(fs *flag.FlagSet) []any {
 		case secretFlags[f.Name] && v != "":
 			v = "***"
 		case strings.HasSuffix(f.Name, "-url"):
-			v = maskURL(v)
+			v = redisopt.MaskURL(v)
 		}
 		kv = append(kv, f.Name, v)
 	})
 	return kv
-}
-
-// maskURL hides the password of a URL such as redis://user:pass@host/0.
-func maskURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "***")
-	}
-	return u.String()
 }

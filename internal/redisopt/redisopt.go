@@ -4,6 +4,8 @@
 package redisopt
 
 import (
+	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -35,4 +37,29 @@ func FailFast(opt *redis.Options, dial, read, write time.Duration) {
 	if opt.MaintNotificationsConfig == nil {
 		opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	}
+}
+
+// MaskURL returns a Redis URL fit for logs and error messages: the password
+// replaced by "xxxxx", and nothing of a URL that does not parse (it may
+// hold a password in a place url.Parse did not find).
+func MaskURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "<unparsable url>"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// NewClient parses a Redis URL and returns a client with FailFast options,
+// each timeout set to timeout unless the URL sets it.
+func NewClient(raw string, timeout time.Duration) (*redis.Client, error) {
+	opt, err := redis.ParseURL(raw)
+	if err != nil {
+		return nil, fmt.Errorf("redis url %s: %w", MaskURL(raw), err)
+	}
+	FailFast(opt, timeout, timeout, timeout)
+	return redis.NewClient(opt), nil
 }
