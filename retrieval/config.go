@@ -79,6 +79,10 @@ const (
 	DefaultB  = 0.9
 )
 
+// DefaultDenseWeight is Config.DenseWeight's default: the weight of the
+// dense list in hybrid fusion, BM25's weighing 1.
+const DefaultDenseWeight = 1.0
+
 // DefaultWeights are the field weights used when Config.Weights is zero.
 // Name and Description at twice the Title's weight scored best on the dev
 // judgments (Icecat titles are long, generated strings); Brand barely
@@ -137,7 +141,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.RRFK = 60
 	}
 	if cfg.DenseWeight == 0 {
-		cfg.DenseWeight = 1
+		cfg.DenseWeight = DefaultDenseWeight
 	}
 	bad := func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) || v < 0 }
 	switch {

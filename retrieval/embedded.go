@@ -80,8 +80,9 @@ type Embedded struct {
 	live   int
 	dead   int
 	totLen [numFields]float64 // summed field lengths of live documents
-	// compactions counts compactions (for tests).
-	compactions int
+	// compactions and vecCompactions count BM25 and vector compactions
+	// (for tests).
+	compactions, vecCompactions int
 
 	// Write-side scratch, used under mu held for writing.
 	tok     tokenizer
@@ -94,6 +95,9 @@ type Embedded struct {
 	// embeddings; it has its own lock, always taken after mu.
 	enc Encoder
 	vec *VectorIndex
+	// vecCompacting is held while a compacted copy of vec is built, so
+	// only one writer builds it.
+	vecCompacting sync.Mutex
 }
 
 var _ Index = (*Embedded)(nil)
@@ -196,6 +200,15 @@ func (e *Embedded) Upsert(ctx context.Context, products []catalog.Product) error
 	if err != nil {
 		return err
 	}
+	if err := e.upsertLocked(copies, dense); err != nil {
+		return err
+	}
+	e.maybeCompactVectors()
+	return nil
+}
+
+// upsertLocked applies an Upsert under the write lock.
+func (e *Embedded) upsertLocked(copies []catalog.Product, dense *denseBatch) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
@@ -224,8 +237,8 @@ func (e *Embedded) Delete(ctx context.Context, ids []string) error {
 		return err
 	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if e.closed {
+		e.mu.Unlock()
 		return ErrClosed
 	}
 	for _, id := range ids {
@@ -237,6 +250,8 @@ func (e *Embedded) Delete(ctx context.Context, ids []string) error {
 		e.vec.Delete(ids)
 	}
 	e.maybeCompact()
+	e.mu.Unlock()
+	e.maybeCompactVectors()
 	return nil
 }
 

@@ -64,6 +64,46 @@ func (e *Embedded) SaveVectors() error {
 	return e.vec.SaveFile(e.cfg.VectorFile)
 }
 
+// Vector compaction: replaced and deleted products leave tombstoned nodes
+// in the HNSW graph, which searches still walk. When they outnumber
+// vectorCompactRatio × the live vectors (and at least vectorCompactMinDead),
+// the writer that noticed rebuilds the graph from the live vectors — no
+// re-encoding — without blocking searches, and swaps it in unless another
+// write changed the index meanwhile (then a later write retries).
+const (
+	vectorCompactMinDead = 1024
+	vectorCompactRatio   = 0.5
+)
+
+// maybeCompactVectors compacts the vector index when tombstones dominate.
+// It is called by writers after they release mu.
+func (e *Embedded) maybeCompactVectors() {
+	e.mu.RLock()
+	v := e.vec
+	e.mu.RUnlock()
+	if v == nil {
+		return
+	}
+	dead, live := v.Dead(), v.Len()
+	if dead < vectorCompactMinDead || float64(dead) < vectorCompactRatio*float64(live) {
+		return
+	}
+	if !e.vecCompacting.TryLock() {
+		return // another writer is on it
+	}
+	defer e.vecCompacting.Unlock()
+	nv, version, err := v.Compacted()
+	if err != nil {
+		return // only on invalid stored vectors, which AddBatch rejects
+	}
+	e.mu.Lock()
+	if e.vec == v && v.Version() == version {
+		e.vec = nv
+		e.vecCompactions++
+	}
+	e.mu.Unlock()
+}
+
 // denseBatch is what Upsert adds to the vector index.
 type denseBatch struct {
 	ids    []string

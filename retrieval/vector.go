@@ -89,6 +89,7 @@ type VectorIndex struct {
 	entry    int32 // -1 when empty
 	maxLevel int
 	live     int
+	version  uint64 // bumped by every change (AddBatch, Delete)
 	rng      *rand.Rand
 	// nodeMu guards a node's links during parallel insertion.
 	nodeMu  []sync.Mutex
@@ -228,6 +229,9 @@ func (v *VectorIndex) AddBatch(ids []string, vecs [][]float32, hashes []uint64) 
 		v.live++
 	}
 	end := uint32(len(v.ids))
+	if first != end {
+		v.version++
+	}
 	if cap(v.nodeMu) < int(end) {
 		v.nodeMu = make([]sync.Mutex, end, end+end/4)
 	} else {
@@ -286,8 +290,53 @@ func (v *VectorIndex) Delete(ids []string) {
 			v.dead[n] = true
 			delete(v.byID, id)
 			v.live--
+			v.version++
 		}
 	}
+}
+
+// Dead is the number of tombstoned nodes still in the graph.
+func (v *VectorIndex) Dead() int {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return len(v.ids) - v.live
+}
+
+// Version changes whenever AddBatch or Delete changes the index.
+func (v *VectorIndex) Version() uint64 {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.version
+}
+
+// Compacted returns a new index with the same configuration holding only
+// the live vectors and their hashes, rebuilt into a fresh graph, and the
+// Version of v it was copied at. The copy is taken under the read lock;
+// the build runs without holding v's locks, so searches and writes go on
+// meanwhile (compare Version to see whether v changed since).
+func (v *VectorIndex) Compacted() (*VectorIndex, uint64, error) {
+	v.mu.RLock()
+	version := v.version
+	ids := make([]string, 0, v.live)
+	vecs := make([][]float32, 0, v.live)
+	hashes := make([]uint64, 0, v.live)
+	for n, id := range v.ids {
+		if v.dead[n] {
+			continue
+		}
+		ids = append(ids, id)
+		vecs = append(vecs, slices.Clone(v.vec(uint32(n))))
+		hashes = append(hashes, v.hashes[n])
+	}
+	v.mu.RUnlock()
+	nv, err := NewVectorIndex(v.dim, v.cfg)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := nv.AddBatch(ids, vecs, hashes); err != nil {
+		return nil, 0, err
+	}
+	return nv, version, nil
 }
 
 // neighbours returns node n's link list at level l (backed by the index).

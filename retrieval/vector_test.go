@@ -2,11 +2,14 @@ package retrieval
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/shopassist/shopassist/catalog"
 )
 
 // clusteredVectors returns n dim-dimensional vectors drawn around
@@ -195,5 +198,61 @@ func TestVectorIndexUpdatesAndPersistence(t *testing.T) {
 	}
 	if _, err := LoadVectorIndex(bytes.NewReader([]byte("nonsense"))); err == nil {
 		t.Error("garbage loaded without error")
+	}
+}
+
+// TestVectorCompactionAfterChurn replaces every product's text twice: the
+// tombstones left behind trigger a rebuild of the graph from the live
+// vectors, after which dense search still finds each product by its own
+// text and no tombstone is left.
+func TestVectorCompactionAfterChurn(t *testing.T) {
+	ctx := context.Background()
+	enc := &hashEncoder{dim: 1024}
+	idx, err := NewEmbedded(Config{Encoder: enc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 1500
+	mk := func(round int) []catalog.Product {
+		ps := make([]catalog.Product, n)
+		for i := range ps {
+			ps[i] = catalog.Product{ID: fmt.Sprintf("p%d", i), Title: fmt.Sprintf("widget%d gadget%d part%d round%d", i, i, i, round)}
+		}
+		return ps
+	}
+	for round := range 3 {
+		if err := idx.Upsert(ctx, mk(round)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if idx.vecCompactions == 0 {
+		t.Fatalf("no vector compaction after %d replaced vectors (dead now %d)", 2*n, idx.Vectors().Dead())
+	}
+	if d := idx.Vectors().Dead(); d >= vectorCompactMinDead {
+		t.Fatalf("%d tombstones left after compaction", d)
+	}
+	if got := idx.Vectors().Len(); got != n {
+		t.Fatalf("compacted index holds %d live vectors, want %d", got, n)
+	}
+	for _, i := range []int{0, 7, 777, n - 1} {
+		hits, err := idx.Search(ctx, Query{Text: fmt.Sprintf("widget%d gadget%d part%d round2", i, i, i), K: 1, Mode: ModeDense})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hits) != 1 || hits[0].Product.ID != fmt.Sprintf("p%d", i) {
+			t.Fatalf("dense search for product %d after compaction: %v", i, hits)
+		}
+	}
+	// Deleting most products compacts too.
+	ids := make([]string, 0, n)
+	for i := 100; i < n; i++ {
+		ids = append(ids, fmt.Sprintf("p%d", i))
+	}
+	before := idx.vecCompactions
+	if err := idx.Delete(ctx, ids); err != nil {
+		t.Fatal(err)
+	}
+	if idx.vecCompactions == before || idx.Vectors().Len() != 100 || idx.Vectors().Dead() != 0 {
+		t.Fatalf("after deleting %d of %d: compactions %d→%d, live %d, dead %d", len(ids), n, before, idx.vecCompactions, idx.Vectors().Len(), idx.Vectors().Dead())
 	}
 }

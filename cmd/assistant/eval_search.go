@@ -64,6 +64,7 @@ func runEvalSearch(ctx context.Context, args []string, stdout, stderr io.Writer)
 	dataDir := fs.String("data-dir", "", "data directory whose catalog.db to search (default: the embedded demo catalogue)")
 	denseWeight := fs.Float64("dense-weight", 1, "hybrid: weight of the vector list in reciprocal rank fusion (BM25 weighs 1)")
 	runOut := fs.String("run-out", "", "write the ranking to this CSV file: query,docid,rank (rank from 1, max(K,100) deep)")
+	report := fs.String("report", "", "also write an HTML report to this file: every stage's figures (BM25, dense and hybrid when a bi-encoder is loaded), per-query nDCG, and each query's top results with their grades, worst queries first")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -128,62 +129,123 @@ func runEvalSearch(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fmt.Fprintf(stderr, "eval search: %d products from %s indexed in %v; mode %s, stage %s, %d queries\n",
 		len(products), source, time.Since(start).Round(time.Millisecond), *mode, *stage, len(qs))
 
-	var run *csv.Writer
+	search := func(ctx context.Context, text string, depth int) ([]retrieval.Hit, error) {
+		return idx.Search(ctx, retrieval.Query{Text: text, K: depth, Mode: *mode})
+	}
+	res, err := evalStage(ctx, *stage, qs, *k, search)
+	if err != nil {
+		return fmt.Errorf("eval search: %w", err)
+	}
 	if *runOut != "" {
-		f, err := os.Create(*runOut)
-		if err != nil {
+		if err := writeRunFile(*runOut, res); err != nil {
 			return fmt.Errorf("eval search: %w", err)
 		}
-		defer f.Close()
-		run = csv.NewWriter(f)
-		run.Write([]string{"query", "docid", "rank"})
 	}
-	depth := max(*k, evalRecallK)
-	var ndcg, ndcgJ, prec, recall float64
-	var nRecall int
-	for _, q := range qs {
-		hits, err := idx.Search(ctx, retrieval.Query{Text: q.text, K: depth, Mode: *mode})
+	if *report != "" {
+		stages, err := reportStages(ctx, idx, qs, *k, res)
 		if err != nil {
-			return fmt.Errorf("eval search: query %q: %w", q.text, err)
+			return fmt.Errorf("eval search: report: %w", err)
 		}
-		ids := make([]string, len(hits))
-		for i, h := range hits {
-			ids[i] = h.Product.ID
-			if run != nil {
-				run.Write([]string{q.text, h.Product.ID, strconv.Itoa(i + 1)})
-			}
+		if err := writeSearchReportFile(*report, *k, *judgments, stages); err != nil {
+			return fmt.Errorf("eval search: report: %w", err)
 		}
-		ndcg += retrieval.NDCG(ids, q.judged, *k)
-		ndcgJ += retrieval.NDCGJudged(ids, q.judged, *k)
-		prec += retrieval.Precision(ids, q.judged, *k, evalMinRating)
-		if r, ok := retrieval.Recall(ids, q.judged, evalRecallK, evalMinRating); ok {
-			recall += r
-			nRecall++
-		}
-	}
-	if run != nil {
-		run.Flush()
-		if err := run.Error(); err != nil {
-			return fmt.Errorf("eval search: %s: %w", *runOut, err)
-		}
-	}
-	n := float64(len(qs))
-	if nRecall > 0 {
-		recall /= float64(nRecall)
+		fmt.Fprintf(stderr, "eval search: report written to %s\n", *report)
 	}
 	// Keys in a fixed order: a map would sort ndcg' before ndcg.
 	var b strings.Builder
 	fmt.Fprintf(&b, "{%q: %.6f, %q: %.6f, %q: %.6f, %q: %.6f, %q: %d}\n",
-		fmt.Sprintf("ndcg@%d", *k), ndcg/n,
-		fmt.Sprintf("ndcg'@%d", *k), ndcgJ/n,
-		fmt.Sprintf("p@%d", *k), prec/n,
-		fmt.Sprintf("recall@%d", evalRecallK), recall,
+		fmt.Sprintf("ndcg@%d", *k), res.NDCG,
+		fmt.Sprintf("ndcg'@%d", *k), res.NDCGJudged,
+		fmt.Sprintf("p@%d", *k), res.Precision,
+		fmt.Sprintf("recall@%d", evalRecallK), res.Recall,
 		"queries", len(qs))
 	if !json.Valid([]byte(b.String())) {
 		return errors.New("eval search: internal error: invalid JSON")
 	}
 	_, err = io.WriteString(stdout, b.String())
 	return err
+}
+
+// stageEval is one pipeline stage's figures over the judged queries.
+type stageEval struct {
+	Name                                string
+	NDCG, NDCGJudged, Precision, Recall float64
+	Queries                             []queryEval // in judgments order
+}
+
+// queryEval is one query's figures and ranking at a stage.
+type queryEval struct {
+	Text                        string
+	NDCG, NDCGJudged, Precision float64
+	Recall                      float64
+	HasRecall                   bool // false when no product is rated >= 2
+	Hits                        []retrieval.Hit
+	Judged                      retrieval.Judgments
+}
+
+// evalStage runs every query through search, max(k, 100) deep, and
+// averages the figures (recall over the queries that have a relevant
+// product).
+func evalStage(ctx context.Context, name string, qs []searchJudgedQuery, k int, search func(context.Context, string, int) ([]retrieval.Hit, error)) (stageEval, error) {
+	out := stageEval{Name: name, Queries: make([]queryEval, 0, len(qs))}
+	depth := max(k, evalRecallK)
+	var nRecall int
+	for _, q := range qs {
+		hits, err := search(ctx, q.text, depth)
+		if err != nil {
+			return out, fmt.Errorf("%s: query %q: %w", name, q.text, err)
+		}
+		ids := make([]string, len(hits))
+		for i, h := range hits {
+			ids[i] = h.Product.ID
+		}
+		qe := queryEval{
+			Text:       q.text,
+			NDCG:       retrieval.NDCG(ids, q.judged, k),
+			NDCGJudged: retrieval.NDCGJudged(ids, q.judged, k),
+			Precision:  retrieval.Precision(ids, q.judged, k, evalMinRating),
+			Hits:       hits,
+			Judged:     q.judged,
+		}
+		qe.Recall, qe.HasRecall = retrieval.Recall(ids, q.judged, evalRecallK, evalMinRating)
+		out.NDCG += qe.NDCG
+		out.NDCGJudged += qe.NDCGJudged
+		out.Precision += qe.Precision
+		if qe.HasRecall {
+			out.Recall += qe.Recall
+			nRecall++
+		}
+		out.Queries = append(out.Queries, qe)
+	}
+	n := float64(len(qs))
+	out.NDCG /= n
+	out.NDCGJudged /= n
+	out.Precision /= n
+	if nRecall > 0 {
+		out.Recall /= float64(nRecall)
+	}
+	return out, nil
+}
+
+// writeRunFile writes a stage's rankings as CSV query,docid,rank.
+func writeRunFile(path string, res stageEval) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := csv.NewWriter(f)
+	w.Write([]string{"query", "docid", "rank"})
+	for _, q := range res.Queries {
+		for i, h := range q.Hits {
+			w.Write([]string{q.Text, h.Product.ID, strconv.Itoa(i + 1)})
+		}
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return f.Close()
 }
 
 type searchJudgedQuery struct {

@@ -13,7 +13,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shopassist/shopassist/catalog"
 	"github.com/shopassist/shopassist/inference/inferencetest"
+	"github.com/shopassist/shopassist/retrieval"
 )
 
 const devJudgments = "../../../shared/data/relevance/icecat_judgments_dev.csv"
@@ -135,5 +137,34 @@ func TestEvalSearchDenseAndHybrid(t *testing.T) {
 			t.Errorf("mode %q: stderr %q does not report mode %s", mode, stderr.String(), wantMode)
 		}
 		t.Logf("mode %q: %s", mode, strings.TrimSpace(stdout.String()))
+	}
+}
+
+// TestSearchReport renders a report from two stages and checks what a
+// reader relies on: worst query (at the last stage) first, every stage's
+// figures, grades beside the results, unjudged results marked as such.
+func TestSearchReport(t *testing.T) {
+	p := func(id, title string) *catalog.Product {
+		return &catalog.Product{ID: id, Title: title, Price: 4995, Currency: "EUR"}
+	}
+	judged := retrieval.Judgments{"a": 3, "b": 0}
+	stage := func(name string, good, bad float64) stageEval {
+		return stageEval{Name: name, NDCG: (good + bad) / 2, Recall: 0.5, Queries: []queryEval{
+			{Text: "good query", NDCG: good, Hits: []retrieval.Hit{{Product: p("a", "Alpha speaker")}}, Judged: judged},
+			{Text: "bad query", NDCG: bad, Hits: []retrieval.Hit{{Product: p("b", "Beta cable")}, {Product: p("c", "Gamma lamp")}}, Judged: judged},
+		}}
+	}
+	var buf bytes.Buffer
+	if err := writeSearchReport(&buf, 10, "judgments.csv", []stageEval{stage("BM25", 0.9, 0.4), stage("reranked", 0.95, 0.1)}); err != nil {
+		t.Fatal(err)
+	}
+	html := buf.String()
+	if i, j := strings.Index(html, "bad query"), strings.Index(html, "good query"); i < 0 || j < 0 || i > j {
+		t.Errorf("queries not listed worst first (bad at %d, good at %d)", i, j)
+	}
+	for _, want := range []string{"<th>nDCG@10 BM25</th>", "<th>nDCG@10 reranked</th>", "0.100", "0.950", ">unjudged<", `class="grade g3">3<`, `class="grade g0">0<`, "Gamma lamp", "49.95 EUR", "<svg"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("report lacks %q", want)
+		}
 	}
 }
