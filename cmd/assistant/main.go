@@ -27,6 +27,7 @@ commands:
   ingest          read product feeds, clean them and store the catalogue in the data dir
   eval intents    evaluate the intent model on a labelled CSV
   eval search     measure search quality on graded relevance judgments
+  bench chat      load a running server with many WebSocket shoppers and measure turn latency
   bench events    load a running server with realistic behaviour events and measure profile latency
 
 Run "assistant <command> -h" for the flags of a command.
@@ -69,10 +70,17 @@ func run(ctx context.Context, stop context.CancelFunc, args []string, stdout, st
 			return fmt.Errorf("unknown eval target %q (want intents or search)", args[1])
 		}
 	case "bench":
-		if len(args) < 2 || args[1] != "events" {
-			return fmt.Errorf("bench needs a target: events")
+		if len(args) < 2 {
+			return fmt.Errorf("bench needs a target: chat or events")
 		}
-		return runBenchEvents(ctx, args[2:], stdout, stderr)
+		switch args[1] {
+		case "chat":
+			return runBenchChat(ctx, args[2:], stdout, stderr)
+		case "events":
+			return runBenchEvents(ctx, args[2:], stdout, stderr)
+		default:
+			return fmt.Errorf("unknown bench target %q (want chat or events)", args[1])
+		}
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
