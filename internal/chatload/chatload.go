@@ -187,8 +187,8 @@ type conn struct {
 	ws      *websocket.Conn
 	busy    atomic.Bool
 	dead    atomic.Bool // the reader saw the connection end
-	mu      sync.Mutex // guards the fields below and writes
-	id      string     // message id of the turn in flight
+	mu      sync.Mutex  // guards the fields below and writes
+	id      string      // message id of the turn in flight
 	kind    string
 	sent    time.Time
 	gotProd bool
