@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -52,6 +54,13 @@ type serveConfig struct {
 	eventsConsumers int
 	eventsHalfLife  time.Duration
 	personalize     float64
+	searchModel     string
+	denseWeight     float64
+	qdrantAddr      string
+	qdrantColl      string
+	qdrantAPIKey    string
+	qdrantTLS       bool
+	cacheEntries    int
 }
 
 func serveFlags(cfg *serveConfig) *flag.FlagSet {
@@ -72,6 +81,13 @@ func serveFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.IntVar(&cfg.eventsConsumers, "events-consumers", 2, "goroutines applying events to profiles")
 	fs.DurationVar(&cfg.eventsHalfLife, "events-half-life", 24*time.Hour, "decay of profile affinities")
 	fs.Float64Var(&cfg.personalize, "personalize-weight", 0.5, "weight of the shopper's profile in the search order (0 turns personalisation off)")
+	fs.StringVar(&cfg.searchModel, "search-model", "models/biencoder", "directory of the bi-encoder for dense retrieval (model.onnx, config.json with pooling, vocab.txt); empty: lexical search only")
+	fs.Float64Var(&cfg.denseWeight, "dense-weight", retrieval.DefaultDenseWeight, "hybrid search: weight of the dense list in reciprocal rank fusion (BM25 weighs 1)")
+	fs.IntVar(&cfg.cacheEntries, "cache-entries", retrieval.DefaultCacheEntries, "size of the in-process LRU caches of search results and query embeddings (0 turns them off); cleared on every catalogue change")
+	fs.StringVar(&cfg.qdrantAddr, "qdrant-addr", "", "Qdrant gRPC address host:port (usually :6334) to keep product vectors in; empty keeps them in the data dir")
+	fs.StringVar(&cfg.qdrantColl, "qdrant-collection", "products", "Qdrant collection name (created on first use)")
+	fs.StringVar(&cfg.qdrantAPIKey, "qdrant-api-key", "", "Qdrant API key")
+	fs.BoolVar(&cfg.qdrantTLS, "qdrant-tls", false, "dial Qdrant over TLS")
 	fs.StringVar(&cfg.intentModel, "intent-model", "models/intent", "directory of the intent model (model.onnx, config.json, vocab.txt); relative paths are also tried next to the binary's folder")
 	fs.StringVar(&cfg.ortLib, "ort-lib", "", "path of the ONNX Runtime shared library (default: third_party/onnxruntime/libonnxruntime.so.1, fetched by make)")
 	return fs
@@ -104,6 +120,15 @@ func (c *serveConfig) validate() error {
 	}
 	if c.eventsMaxLen < 100 || c.eventsQueue < 1 || c.eventsConsumers < 1 || c.eventsHalfLife < time.Minute {
 		return errors.New("--events-maxlen ≥ 100, --events-queue ≥ 1, --events-consumers ≥ 1 and --events-half-life ≥ 1m")
+	}
+	if c.denseWeight <= 0 || c.denseWeight > 10 {
+		return fmt.Errorf("--dense-weight %v is not in (0, 10]", c.denseWeight)
+	}
+	if c.cacheEntries < 0 {
+		return fmt.Errorf("--cache-entries %d must be >= 0", c.cacheEntries)
+	}
+	if c.qdrantAddr != "" && c.searchModel == "" {
+		return errors.New("--qdrant-addr needs a bi-encoder: --search-model must not be empty")
 	}
 	if c.personalize < 0 || c.personalize > 10 {
 		return fmt.Errorf("--personalize-weight %v is not in 0-10", c.personalize)
@@ -155,7 +180,7 @@ func runServe(ctx context.Context, stop context.CancelFunc, args []string, stdou
 	}
 	defer products.Close()
 
-	a := &app{log: log, store: store, products: products, adminToken: cfg.adminToken}
+	a := &app{log: log, store: store, products: products, adminToken: cfg.adminToken, caches: retrieval.NewCacheCollector()}
 	var client *redis.Client // shared with the session store when it is Redis
 	if rs, ok := store.(*sessions.Redis); ok {
 		client = rs.Client()
@@ -170,7 +195,7 @@ func runServe(ctx context.Context, stop context.CancelFunc, args []string, stdou
 	defer a.events.Close()
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), a.caches)
 	metrics := chat.NewMetrics(reg)
 
 	ln, err := net.Listen("tcp", cfg.addr)
@@ -219,6 +244,12 @@ func runServe(ctx context.Context, stop context.CancelFunc, args []string, stdou
 	if err := <-done; err != nil {
 		log.Warn("http shutdown", "err", err)
 	}
+	if idx := a.index.Load(); idx != nil {
+		// Saves the embedded index's vectors for the next start.
+		if err := (*idx).Close(); err != nil {
+			log.Warn("closing the search index", "err", err)
+		}
+	}
 	log.Info("stopped")
 	return nil
 }
@@ -236,6 +267,8 @@ type app struct {
 	chat       atomic.Pointer[chat.Server]
 	probe      string // a query /readyz runs against the index
 	modelErr   error  // why the intent model is not loaded; set before chat
+	searchErr  error  // why the bi-encoder is not loaded; set before chat
+	caches     *retrieval.CacheCollector
 
 	// demoIDs are the built-in demo products served while the data dir has
 	// no catalogue; the first uploaded catalogue replaces them.
@@ -264,12 +297,23 @@ func (a *app) load(ctx context.Context, cfg serveConfig, metrics *chat.Metrics) 
 	if len(products) == 0 {
 		return errors.New("catalogue: no products loaded")
 	}
-	index, err := retrieval.New(retrieval.Config{})
+	index, err := a.newIndex(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	if err := index.Upsert(ctx, products); err != nil {
 		return fmt.Errorf("index: %w", err)
+	}
+	if e, ok := index.(*retrieval.Embedded); ok {
+		// Keep the embeddings even if the process dies before Close.
+		if err := e.SaveVectors(); err != nil {
+			a.log.Warn("vectors not saved; they will be computed again at the next start", "err", err)
+		}
+	}
+	if cfg.cacheEntries > 0 {
+		c := retrieval.NewCachedIndex(index, cfg.cacheEntries)
+		a.caches.Add("search", c.Stats)
+		index = c
 	}
 	deps := chat.Deps{
 		Store:             a.store,
@@ -305,6 +349,86 @@ func (a *app) load(ctx context.Context, cfg serveConfig, metrics *chat.Metrics) 
 	a.chat.Store(cs)
 	a.log.Info("catalogue indexed", "source", source, "products", index.Len(), "took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// newIndex builds the search index: hybrid BM25 + dense over the
+// bi-encoder when --search-model loads, with vectors in the data dir (a
+// file named after the model's fingerprint, so another model never reuses
+// them) or in Qdrant; lexical only when --search-model is empty. A model
+// that fails to load leaves lexical search serving and /readyz false, with
+// the reason, rather than a crash loop; with --qdrant-addr it is fatal.
+func (a *app) newIndex(ctx context.Context, cfg serveConfig) (retrieval.Index, error) {
+	if cfg.searchModel == "" {
+		a.log.Info("no --search-model: lexical search only")
+		return retrieval.New(retrieval.Config{})
+	}
+	dir := resolveDir(cfg.searchModel)
+	enc, fp, err := loadEncoder(cfg, dir)
+	if err != nil {
+		if cfg.qdrantAddr != "" {
+			return nil, fmt.Errorf("search model: %w", err)
+		}
+		a.searchErr = err
+		a.log.Error("search model not loaded; lexical search only", "err", err)
+		return retrieval.New(retrieval.Config{})
+	}
+	var qenc retrieval.Encoder = enc
+	if cfg.cacheEntries > 0 {
+		c := retrieval.NewCachedEncoder(enc, cfg.cacheEntries)
+		a.caches.Add("query_embedding", c.Stats)
+		qenc = c
+	}
+	rc := retrieval.Config{Encoder: qenc, DenseWeight: cfg.denseWeight}
+	if cfg.qdrantAddr != "" {
+		rc.Backend, rc.QdrantAddr, rc.QdrantCollection, rc.QdrantAPIKey, rc.QdrantTLS = "qdrant", cfg.qdrantAddr, cfg.qdrantColl, cfg.qdrantAPIKey, cfg.qdrantTLS
+	} else {
+		rc.VectorFile = filepath.Join(cfg.dataDir, "vectors-"+fp+".hnsw")
+		removeStaleVectors(a.log, cfg.dataDir, rc.VectorFile)
+	}
+	idx, err := retrieval.New(rc)
+	if err != nil {
+		enc.Close()
+		return nil, err
+	}
+	a.log.Info("hybrid search", "model", dir, "dim", enc.Dim(), "pooling", enc.Pooling(), "backend", map[bool]string{true: "qdrant", false: "embedded"}[cfg.qdrantAddr != ""], "vectors", rc.VectorFile)
+	return idx, nil
+}
+
+// loadEncoder starts ONNX Runtime and loads the bi-encoder in dir; fp
+// fingerprints the model (config.json, vocab.txt and model.onnx).
+func loadEncoder(cfg serveConfig, dir string) (enc *retrieval.ONNXEncoder, fp string, err error) {
+	if err := inference.Init(inference.RuntimeConfig{LibPath: cfg.ortLib}); err != nil {
+		return nil, "", err
+	}
+	h := sha256.New()
+	for _, name := range []string{"config.json", "vocab.txt", "model.onnx"} {
+		f, err := os.Open(filepath.Join(dir, name))
+		if err != nil {
+			return nil, "", err
+		}
+		_, err = io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			return nil, "", err
+		}
+	}
+	enc, err = retrieval.NewONNXEncoder(dir, retrieval.ONNXEncoderOptions{})
+	if err != nil {
+		return nil, "", err
+	}
+	return enc, hex.EncodeToString(h.Sum(nil)[:6]), nil
+}
+
+// removeStaleVectors deletes the vector files of other models in dataDir.
+func removeStaleVectors(log *slog.Logger, dataDir, keep string) {
+	old, _ := filepath.Glob(filepath.Join(dataDir, "vectors-*.hnsw"))
+	for _, f := range old {
+		if f != keep {
+			if err := os.Remove(f); err == nil {
+				log.Info("removed the vectors of another search model", "file", f)
+			}
+		}
+	}
 }
 
 // loadIntents starts ONNX Runtime and loads the intent model.
@@ -447,6 +571,10 @@ func (a *app) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	if a.modelErr != nil {
 		fail("intent model: " + a.modelErr.Error())
+		return
+	}
+	if a.searchErr != nil {
+		fail("search model: " + a.searchErr.Error())
 		return
 	}
 	if err := a.store.Ping(ctx); err != nil {

@@ -43,7 +43,7 @@ func startServe(t *testing.T, extra ...string) *server {
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{addr: addr, cancel: cancel, done: make(chan error, 1)}
-	args := append([]string{"serve", "--addr", addr, "--log-level", "warn", "--intent-model", "../../models/intent"}, extra...)
+	args := append([]string{"serve", "--addr", addr, "--log-level", "warn", "--intent-model", "../../models/intent", "--search-model", ""}, extra...)
 	go func() { s.done <- run(ctx, func() {}, args, io.Discard, io.Discard) }()
 	t.Cleanup(func() { s.stop(t) })
 	deadline := time.Now().Add(90 * time.Second)
