@@ -9,11 +9,14 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 apt_updated=""
 need() { # need BINARY PACKAGE: install PACKAGE with apt-get when BINARY is missing
   command -v "$1" >/dev/null 2>&1 && return
+  [ -x "/usr/sbin/$1" ] && return
   echo "test.sh: installing $2 with apt-get" >&2
   if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
 }
 need redis-server redis-server
+need nginx nginx       # deploy/: two replicas behind nginx
+need chromium chromium # e2e/: the widget and console in headless Chromium
 
 free_port() { # a loopback port nothing listens on
   local p
