@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	"github.com/shopassist/shopassist/catalog"
 	"github.com/shopassist/shopassist/demodata"
 	"github.com/shopassist/shopassist/inference"
+	"github.com/shopassist/shopassist/ranking"
 	"github.com/shopassist/shopassist/retrieval"
 )
 
@@ -43,8 +45,8 @@ flags:
 `
 
 // evalStages are the pipeline points --stage may name. "final" is what a
-// chat turn serves; until the reranker lands (a later issue) it equals
-// "retrieval".
+// chat turn serves for a shopper without a profile: retrieval, then the
+// ranking stage.
 var evalStages = []string{"retrieval", "final"}
 
 // runEvalSearch is "assistant eval search".
@@ -57,13 +59,15 @@ func runEvalSearch(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	judgments := fs.String("judgments", "", "judgments CSV: query,docid,rating (required)")
 	k := fs.Int("k", 10, "cut-off for ndcg@K, ndcg'@K and p@K")
-	stage := fs.String("stage", "retrieval", "retrieval: the index's ranking; final: what chat serves (the same as retrieval until the reranker lands)")
+	stage := fs.String("stage", "retrieval", "retrieval: the index's ranking; final: what chat serves (retrieval, then the cross-encoder and the blend of --rank-weights and --rules; no shopper profile)")
 	mode := fs.String("mode", "", "lexical (BM25), dense (bi-encoder + HNSW) or hybrid (both, reciprocal rank fusion); default hybrid when --model-dir holds a model, else lexical")
 	modelDir := fs.String("model-dir", "models/biencoder", "bi-encoder directory (config.json with pooling, vocab.txt, model.onnx)")
 	ortLib := fs.String("ort-lib", "", "ONNX Runtime shared library (default: third_party/onnxruntime/libonnxruntime.so.1, filled by \"make ort\")")
 	dataDir := fs.String("data-dir", "", "data directory whose catalog.db to search (default: the embedded demo catalogue)")
 	denseWeight := fs.Float64("dense-weight", 1, "hybrid: weight of the vector list in reciprocal rank fusion (BM25 weighs 1)")
 	runOut := fs.String("run-out", "", "write the ranking to this CSV file: query,docid,rank (rank from 1, max(K,100) deep)")
+	var rf rankFlags
+	rf.register(fs)
 	report := fs.String("report", "", "also write an HTML report to this file: every stage's figures (BM25, dense and hybrid when a bi-encoder is loaded), per-query nDCG, and each query's top results with their grades, worst queries first")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -78,6 +82,10 @@ func runEvalSearch(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if *stage != evalStages[0] && *stage != evalStages[1] {
 		return fmt.Errorf("eval search: unknown --stage %q (want retrieval or final)", *stage)
 	}
+	if err := rf.validate(); err != nil {
+		return fmt.Errorf("eval search: %w", err)
+	}
+	rf.ortLib = *ortLib
 	qs, err := readSearchJudgments(*judgments)
 	if err != nil {
 		return fmt.Errorf("eval search: %w", err)
@@ -132,7 +140,29 @@ func runEvalSearch(ctx context.Context, args []string, stdout, stderr io.Writer)
 	search := func(ctx context.Context, text string, depth int) ([]retrieval.Hit, error) {
 		return idx.Search(ctx, retrieval.Query{Text: text, K: depth, Mode: *mode})
 	}
-	res, err := evalStage(ctx, *stage, qs, *k, search)
+	stageName := "retrieval"
+	if *stage == "final" {
+		rr, err := rf.reranker(slog.New(slog.NewTextHandler(stderr, nil)))
+		if err != nil {
+			return fmt.Errorf("eval search: reranker: %w", err)
+		}
+		if rr != nil {
+			defer rr.Close()
+		}
+		rk, err := rf.ranker(rr)
+		if err != nil {
+			return fmt.Errorf("eval search: %w", err)
+		}
+		stageName = "final"
+		if rr != nil {
+			stageName = "reranked"
+		}
+		retrieve := search
+		search = func(ctx context.Context, text string, depth int) ([]retrieval.Hit, error) {
+			return finalRanking(ctx, rk, retrieve, text, depth)
+		}
+	}
+	res, err := evalStage(ctx, stageName, qs, *k, search)
 	if err != nil {
 		return fmt.Errorf("eval search: %w", err)
 	}
@@ -164,6 +194,27 @@ func runEvalSearch(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	_, err = io.WriteString(stdout, b.String())
 	return err
+}
+
+// finalRanking retrieves max(depth, top-k) candidates and orders them with
+// the ranking stage, as chat does; depth results are returned.
+func finalRanking(ctx context.Context, rk *ranking.Ranker, retrieve func(context.Context, string, int) ([]retrieval.Hit, error), text string, depth int) ([]retrieval.Hit, error) {
+	hits, err := retrieve(ctx, text, max(depth, rk.Config().TopK))
+	if err != nil {
+		return nil, err
+	}
+	res, err := rk.Rank(ctx, ranking.Request{Query: text, Hits: hits, K: depth})
+	if err != nil {
+		return nil, err
+	}
+	if res.Fallback {
+		return nil, fmt.Errorf("reranker failed: %w", res.Cause)
+	}
+	out := make([]retrieval.Hit, len(res.Items))
+	for i, it := range res.Items {
+		out[i] = retrieval.Hit{Product: it.Hit.Product, Score: it.Score}
+	}
+	return out, nil
 }
 
 // stageEval is one pipeline stage's figures over the judged queries.

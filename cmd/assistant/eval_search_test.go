@@ -168,3 +168,37 @@ func TestSearchReport(t *testing.T) {
 		}
 	}
 }
+
+// TestEvalSearchFinalStage runs --stage final through the ranking stage
+// with the tiny cross-encoder fixture. Weighted to the retrieval score
+// alone, the final order must reproduce the retrieval figures exactly;
+// weighted to the (random) cross-encoder, it must differ — so the stage is
+// really in the path.
+func TestEvalSearchFinalStage(t *testing.T) {
+	inferencetest.RequireRuntime(t)
+	if _, err := os.Stat(devJudgments); errors.Is(err, fs.ErrNotExist) {
+		t.Skipf("dev judgments not found at %s", devJudgments)
+	}
+	run := func(args ...string) map[string]float64 {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		base := []string{"--judgments", devJudgments, "--mode", "lexical", "--rerank-model", "../../ranking/testdata/tiny_crossencoder"}
+		if err := runEvalSearch(context.Background(), append(base, args...), &stdout, &stderr); err != nil {
+			t.Fatalf("eval search %v: %v\n%s", args, err, stderr.String())
+		}
+		var got map[string]float64
+		if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	retrieval := run("--stage", "retrieval")
+	sameOrder := run("--stage", "final", "--rank-weights", "rerank=0,retrieval=1,personal=0,availability=0")
+	if sameOrder["ndcg@10"] != retrieval["ndcg@10"] || sameOrder["recall@100"] != retrieval["recall@100"] {
+		t.Errorf("final stage weighted to retrieval only: %v, retrieval stage %v", sameOrder, retrieval)
+	}
+	reranked := run("--stage", "final", "--rank-weights", "rerank=1,retrieval=0")
+	if reranked["ndcg@10"] == retrieval["ndcg@10"] {
+		t.Errorf("final stage weighted to the cross-encoder scored exactly like retrieval (%v): the reranker is not in the path", reranked)
+	}
+}
