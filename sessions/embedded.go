@@ -38,9 +38,10 @@ const sweepBatch = 500
 // <DataDir>/sessions.db. It is safe for concurrent use; writes are
 // serialised by bbolt and each write is one fsync'ed transaction.
 type Embedded struct {
-	db  *bolt.DB
-	ttl time.Duration
-	now func() time.Time
+	db    *bolt.DB
+	ttl   time.Duration
+	now   func() time.Time
+	codec codec
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -84,11 +85,12 @@ func OpenEmbedded(cfg Config) (*Embedded, error) {
 		return nil, fmt.Errorf("sessions: init %s: %w", path, err)
 	}
 	e := &Embedded{
-		db:   db,
-		ttl:  cfg.TTL,
-		now:  time.Now,
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
+		codec: codec{cfg.Sealer},
+		db:    db,
+		ttl:   cfg.TTL,
+		now:   time.Now,
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
 	}
 	go e.sweepLoop(cfg.SweepInterval)
 	return e, nil
@@ -173,7 +175,7 @@ func (e *Embedded) Append(ctx context.Context, id string, turns ...Turn) error {
 		if err != nil {
 			return fmt.Errorf("sessions: encode turn: %w", err)
 		}
-		vals[i] = b
+		vals[i] = e.codec.sealTurn(id, b)
 	}
 	key := []byte(id)
 	return e.update("append", func(tx *bolt.Tx) error {
@@ -226,6 +228,10 @@ func (e *Embedded) History(ctx context.Context, id string, limit int) ([]Turn, e
 		c := tb.Cursor()
 		i := n - 1
 		for k, v := c.Last(); k != nil && i >= 0; k, v = c.Prev() {
+			v, err := e.codec.openTurn(id, v)
+			if err != nil {
+				return err
+			}
 			if err := json.Unmarshal(v, &out[i]); err != nil {
 				return fmt.Errorf("decode turn %x of %q: %w", k, id, err)
 			}
@@ -309,6 +315,10 @@ func (e *Embedded) List(ctx context.Context, opt ListOptions) (Page, error) {
 			if err := json.Unmarshal(v, &s); err != nil {
 				return fmt.Errorf("decode session %q: %w", k[8:], err)
 			}
+			s, err := e.codec.openSession(s)
+			if err != nil {
+				return err
+			}
 			page.Sessions = append(page.Sessions, s)
 			last = append(last[:0], k...)
 		}
@@ -333,12 +343,12 @@ func (e *Embedded) load(tx *bolt.Tx, id []byte) (Session, error) {
 	if e.expired(s.UpdatedAt) {
 		return Session{}, ErrNotFound
 	}
-	return s, nil
+	return e.codec.openSession(s)
 }
 
 // put writes s and its index entry.
 func (e *Embedded) put(tx *bolt.Tx, s Session) error {
-	b, err := json.Marshal(s)
+	b, err := json.Marshal(e.codec.sealSession(s))
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,7 @@ import (
 // timeout, EOF after the script ran) the retry writes nothing: no
 // duplicated turns, no spurious ErrExists.
 type Redis struct {
+	codec  codec
 	c      *redis.Client
 	prefix string
 	ttl    time.Duration
@@ -77,7 +78,7 @@ func applyRedisDefaults(opt *redis.Options, cfg Config) {
 // Close closes it. cfg supplies TTL and KeyPrefix.
 func NewRedisFromClient(c *redis.Client, cfg Config) *Redis {
 	cfg = cfg.withDefaults()
-	return &Redis{c: c, prefix: cfg.KeyPrefix, ttl: cfg.TTL, now: time.Now}
+	return &Redis{codec: codec{cfg.Sealer}, c: c, prefix: cfg.KeyPrefix, ttl: cfg.TTL, now: time.Now}
 }
 
 // Client returns the underlying client, for packages that share the
@@ -187,11 +188,11 @@ func (r *Redis) create(ctx context.Context, s Session, nonce string) error {
 		"turns", 0,
 	}
 	if s.UserID != "" {
-		args = append(args, "user_id", s.UserID)
+		args = append(args, "user_id", r.codec.sealString(s.ID, "user_id", s.UserID))
 	}
 	for k, v := range s.Meta {
 		if v != "" {
-			args = append(args, metaField+k, v)
+			args = append(args, metaField+k, r.codec.sealString(s.ID, "meta:"+k, v))
 		}
 	}
 	n, err := createScript.Run(ctx, r.c, r.keys(s.ID), args...).Int()
@@ -214,10 +215,10 @@ func (r *Redis) Get(ctx context.Context, id string) (Session, error) {
 	if err != nil {
 		return Session{}, mapRedisErr("get", err)
 	}
-	return decodeSession(id, h)
+	return r.decodeSession(id, h)
 }
 
-func decodeSession(id string, h map[string]string) (Session, error) {
+func (r *Redis) decodeSession(id string, h map[string]string) (Session, error) {
 	if len(h) == 0 {
 		return Session{}, ErrNotFound
 	}
@@ -241,7 +242,7 @@ func decodeSession(id string, h map[string]string) (Session, error) {
 			s.Meta[k[len(metaField):]] = v
 		}
 	}
-	return s, nil
+	return r.codec.openSession(s)
 }
 
 // Append implements Store. Zero At fields are set to now. The turns of one
@@ -263,7 +264,7 @@ func (r *Redis) append(ctx context.Context, id, nonce string, turns []Turn) erro
 		if err != nil {
 			return fmt.Errorf("sessions: encode turn: %w", err)
 		}
-		args = append(args, b)
+		args = append(args, r.codec.sealTurn(id, b))
 	}
 	n, err := appendScript.Run(ctx, r.c, r.keys(id), args...).Int()
 	if err != nil {
@@ -297,7 +298,11 @@ func (r *Redis) History(ctx context.Context, id string, limit int) ([]Turn, erro
 	raw := rng.Val()
 	out := make([]Turn, len(raw))
 	for i, v := range raw {
-		if err := json.Unmarshal([]byte(v), &out[i]); err != nil {
+		b, err := r.codec.openTurn(id, []byte(v))
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(b, &out[i]); err != nil {
 			return nil, fmt.Errorf("sessions: decode turn %d of %q: %w", i, id, err)
 		}
 	}
@@ -310,7 +315,7 @@ func (r *Redis) SetMeta(ctx context.Context, id string, kv map[string]string) er
 	args := make([]any, 0, 4+2*len(kv))
 	args = append(args, now.Add(r.ttl).UnixMilli(), now.UnixNano(), now.UnixMilli(), id)
 	for k, v := range kv {
-		args = append(args, metaField+k, v)
+		args = append(args, metaField+k, r.codec.sealString(id, "meta:"+k, v))
 	}
 	n, err := setMetaScript.Run(ctx, r.c, r.keys(id), args...).Int()
 	if err != nil {
@@ -384,9 +389,12 @@ func (r *Redis) List(ctx context.Context, opt ListOptions) (Page, error) {
 				return Page{}, mapRedisErr("list", err)
 			}
 			for i, c := range cmds {
-				s, err := decodeSession(cand[i].Member.(string), c.(*redis.MapStringStringCmd).Val())
-				if err != nil {
+				s, err := r.decodeSession(cand[i].Member.(string), c.(*redis.MapStringStringCmd).Val())
+				if errors.Is(err, ErrNotFound) {
 					continue // expired between ZRANGE and HGETALL
+				}
+				if err != nil {
+					return Page{}, err
 				}
 				if len(page.Sessions) == limit {
 					page.Next = encodeRedisCursor(lastScore, page.Sessions[limit-1].ID)

@@ -67,6 +67,9 @@ type Config struct {
 	// MaxRetries is how many times a failed Redis command is retried; -1
 	// disables retries (default 1).
 	MaxRetries int
+	// Sealer, when set, encrypts transcripts, user ids and metadata at rest
+	// (see codec); nil stores them in plain text.
+	Sealer Sealer
 }
 
 // Validate reports the first invalid field. It does not contact any backend.
