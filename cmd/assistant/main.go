@@ -27,6 +27,7 @@ commands:
   ingest          read product feeds, clean them and store the catalogue in the data dir
   eval intents    evaluate the intent model on a labelled CSV
   eval search     measure search quality on graded relevance judgments
+  keygen          print a new encryption key for transcripts at rest
   bench chat      load a running server with many WebSocket shoppers and measure turn latency
   bench events    load a running server with realistic behaviour events and measure profile latency
 
@@ -57,6 +58,8 @@ func run(ctx context.Context, stop context.CancelFunc, args []string, stdout, st
 		return runServe(ctx, stop, args[1:], stdout, stderr)
 	case "ingest":
 		return runIngest(ctx, args[1:], stdout, stderr)
+	case "keygen":
+		return runKeygen(ctx, args[1:], stdout, stderr)
 	case "eval":
 		if len(args) < 2 {
 			return fmt.Errorf("eval needs a target: intents or search")

@@ -29,6 +29,7 @@ import (
 	"github.com/shopassist/shopassist/demodata"
 	"github.com/shopassist/shopassist/events"
 	"github.com/shopassist/shopassist/inference"
+	"github.com/shopassist/shopassist/privacy"
 	"github.com/shopassist/shopassist/intent"
 	"github.com/shopassist/shopassist/retrieval"
 	"github.com/shopassist/shopassist/sessions"
@@ -61,6 +62,8 @@ type serveConfig struct {
 	qdrantAPIKey    string
 	qdrantTLS       bool
 	cacheEntries    int
+	keyFile         string
+	production      bool
 }
 
 func serveFlags(cfg *serveConfig) *flag.FlagSet {
@@ -83,6 +86,8 @@ func serveFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.Float64Var(&cfg.personalize, "personalize-weight", 0.5, "weight of the shopper's profile in the search order (0 turns personalisation off)")
 	fs.StringVar(&cfg.searchModel, "search-model", "models/biencoder", "directory of the bi-encoder for dense retrieval (model.onnx, config.json with pooling, vocab.txt); empty: lexical search only")
 	fs.Float64Var(&cfg.denseWeight, "dense-weight", retrieval.DefaultDenseWeight, "hybrid search: weight of the dense list in reciprocal rank fusion (BM25 weighs 1)")
+	fs.StringVar(&cfg.keyFile, "encryption-key-file", "", "file of encryption keys (one id:base64 32-byte key per line, the first is current; make one with `assistant keygen`) for transcripts and profiles at rest; default: the "+privacy.EnvKeys+" environment variable, else no encryption")
+	fs.BoolVar(&cfg.production, "production", false, "production mode: refuse to start without an encryption key (demo mode only warns)")
 	fs.IntVar(&cfg.cacheEntries, "cache-entries", retrieval.DefaultCacheEntries, "size of the in-process LRU caches of search results and query embeddings (0 turns them off); cleared on every catalogue change")
 	fs.StringVar(&cfg.qdrantAddr, "qdrant-addr", "", "Qdrant gRPC address host:port (usually :6334) to keep product vectors in; empty keeps them in the data dir")
 	fs.StringVar(&cfg.qdrantColl, "qdrant-collection", "products", "Qdrant collection name (created on first use)")
@@ -168,7 +173,22 @@ func runServe(ctx context.Context, stop context.CancelFunc, args []string, stdou
 	if err := os.MkdirAll(cfg.dataDir, 0o750); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	store, err := sessions.New(ctx, sessions.Config{DataDir: cfg.dataDir, RedisURL: cfg.redisURL, TTL: cfg.sessionTTL})
+	keys, err := loadKeys(cfg)
+	switch {
+	case err != nil:
+		return err
+	case keys == nil && cfg.production:
+		return fmt.Errorf("--production needs an encryption key: --encryption-key-file or %s (make one with `assistant keygen`)", privacy.EnvKeys)
+	case keys == nil:
+		log.Warn("transcripts are stored unencrypted: set --encryption-key-file or " + privacy.EnvKeys + " (demo mode; --production refuses this)")
+	default:
+		log.Info("transcripts encrypted at rest", "keys", keys.String())
+	}
+	var sealer sessions.Sealer
+	if keys != nil {
+		sealer = keys
+	}
+	store, err := sessions.New(ctx, sessions.Config{DataDir: cfg.dataDir, RedisURL: cfg.redisURL, TTL: cfg.sessionTTL, Sealer: sealer})
 	if err != nil {
 		return fmt.Errorf("session store: %w", err)
 	}
@@ -429,6 +449,26 @@ func removeStaleVectors(log *slog.Logger, dataDir, keep string) {
 			}
 		}
 	}
+}
+
+// loadKeys reads the encryption keyring: --encryption-key-file, else the
+// environment; nil when neither is set.
+func loadKeys(cfg serveConfig) (*privacy.Keyring, error) {
+	if cfg.keyFile != "" {
+		k, err := privacy.LoadKeyFile(cfg.keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--encryption-key-file: %w", err)
+		}
+		return k, nil
+	}
+	k, err := privacy.KeysFromEnv()
+	if errors.Is(err, privacy.ErrNoKeys) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", privacy.EnvKeys, err)
+	}
+	return k, nil
 }
 
 // loadIntents starts ONNX Runtime and loads the intent model.

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -235,6 +237,26 @@ func TestServeRejectsBadConfig(t *testing.T) {
 	t.Setenv("ASSISTANT_PRODUCTS", "500")
 	if err := run(context.Background(), func() {}, []string{"serve"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "--products") {
 		t.Errorf("ASSISTANT_PRODUCTS=500: %v", err)
+	}
+	t.Setenv("ASSISTANT_PRODUCTS", "")
+}
+
+// Production mode refuses to start without an encryption key; a key file
+// that does not parse stops the server before it listens, naming the flag.
+func TestServeEncryptionKeys(t *testing.T) {
+	t.Setenv("ASSISTANT_ENCRYPTION_KEYS", "")
+	dir := t.TempDir()
+	err := run(context.Background(), func() {}, []string{"serve", "--addr", freeAddr(t), "--data-dir", dir, "--production"}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "encryption key") {
+		t.Errorf("--production without a key: %v", err)
+	}
+	bad := filepath.Join(dir, "keys")
+	if err := os.WriteFile(bad, []byte("k1:not-base64!\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err = run(context.Background(), func() {}, []string{"serve", "--addr", freeAddr(t), "--data-dir", dir, "--encryption-key-file", bad}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "--encryption-key-file") || strings.Contains(err.Error(), "not-base64") {
+		t.Errorf("bad key file: %v (want the flag named and the key material not echoed)", err)
 	}
 }
 
