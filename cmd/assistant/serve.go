@@ -30,6 +30,7 @@ import (
 	"github.com/shopassist/shopassist/events"
 	"github.com/shopassist/shopassist/inference"
 	"github.com/shopassist/shopassist/intent"
+	"github.com/shopassist/shopassist/internal/limit"
 	"github.com/shopassist/shopassist/privacy"
 	"github.com/shopassist/shopassist/retrieval"
 	"github.com/shopassist/shopassist/sessions"
@@ -64,6 +65,9 @@ type serveConfig struct {
 	cacheEntries    int
 	keyFile         string
 	production      bool
+	ipRate          float64
+	ipBurst         int
+	trustProxy      bool
 }
 
 func serveFlags(cfg *serveConfig) *flag.FlagSet {
@@ -87,6 +91,9 @@ func serveFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.StringVar(&cfg.searchModel, "search-model", "models/biencoder", "directory of the bi-encoder for dense retrieval (model.onnx, config.json with pooling, vocab.txt); empty: lexical search only")
 	fs.Float64Var(&cfg.denseWeight, "dense-weight", retrieval.DefaultDenseWeight, "hybrid search: weight of the dense list in reciprocal rank fusion (BM25 weighs 1)")
 	fs.StringVar(&cfg.keyFile, "encryption-key-file", "", "file of encryption keys (one id:base64 32-byte key per line, the first is current; make one with `assistant keygen`) for transcripts and profiles at rest; default: the "+privacy.EnvKeys+" environment variable, else no encryption")
+	fs.Float64Var(&cfg.ipRate, "ip-rate", 10, "per client IP: WebSocket connections and search/recommendation requests per second (token bucket; 0 disables); over it the client gets 429")
+	fs.IntVar(&cfg.ipBurst, "ip-burst", 60, "per client IP: requests allowed at once above --ip-rate")
+	fs.BoolVar(&cfg.trustProxy, "trust-proxy", false, "take the client IP from X-Forwarded-For (only behind a proxy that sets it, such as deploy/nginx.conf)")
 	fs.BoolVar(&cfg.production, "production", false, "production mode: refuse to start without an encryption key (demo mode only warns)")
 	fs.IntVar(&cfg.cacheEntries, "cache-entries", retrieval.DefaultCacheEntries, "size of the in-process LRU caches of search results and query embeddings (0 turns them off); cleared on every catalogue change")
 	fs.StringVar(&cfg.qdrantAddr, "qdrant-addr", "", "Qdrant gRPC address host:port (usually :6334) to keep product vectors in; empty keeps them in the data dir")
@@ -128,6 +135,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.denseWeight <= 0 || c.denseWeight > 10 {
 		return fmt.Errorf("--dense-weight %v is not in (0, 10]", c.denseWeight)
+	}
+	if c.ipRate < 0 || c.ipBurst < 1 {
+		return fmt.Errorf("--ip-rate must be >= 0 and --ip-burst >= 1")
 	}
 	if c.cacheEntries < 0 {
 		return fmt.Errorf("--cache-entries %d must be >= 0", c.cacheEntries)
@@ -200,7 +210,8 @@ func runServe(ctx context.Context, stop context.CancelFunc, args []string, stdou
 	}
 	defer products.Close()
 
-	a := &app{log: log, store: store, products: products, adminToken: cfg.adminToken, caches: retrieval.NewCacheCollector()}
+	a := &app{log: log, store: store, products: products, adminToken: cfg.adminToken, caches: retrieval.NewCacheCollector(),
+		perIP: limit.NewPerIP(limit.Config{Rate: cfg.ipRate, Burst: cfg.ipBurst, TrustForwardedFor: cfg.trustProxy})}
 	var client *redis.Client // shared with the session store when it is Redis
 	if rs, ok := store.(*sessions.Redis); ok {
 		client = rs.Client()
@@ -215,7 +226,8 @@ func runServe(ctx context.Context, stop context.CancelFunc, args []string, stdou
 	defer a.events.Close()
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), a.caches)
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), a.caches,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "assistant_rate_limited_total", Help: "Requests refused with 429 by the per-IP limit."}, func() float64 { return float64(a.perIP.Limited()) }))
 	metrics := chat.NewMetrics(reg)
 
 	ln, err := net.Listen("tcp", cfg.addr)
@@ -289,6 +301,7 @@ type app struct {
 	modelErr   error  // why the intent model is not loaded; set before chat
 	searchErr  error  // why the bi-encoder is not loaded; set before chat
 	caches     *retrieval.CacheCollector
+	perIP      *limit.PerIP
 
 	// demoIDs are the built-in demo products served while the data dir has
 	// no catalogue; the first uploaded catalogue replaces them.
@@ -508,26 +521,26 @@ func (a *app) routes(reg *prometheus.Registry) http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", a.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("/ws", a.perIP.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cs := a.chat.Load()
 		if cs == nil {
 			http.Error(w, "starting: the catalogue is not indexed yet", http.StatusServiceUnavailable)
 			return
 		}
 		cs.ServeHTTP(w, r)
-	})
-	mux.HandleFunc("/api/search", func(w http.ResponseWriter, r *http.Request) {
+	})))
+	mux.Handle("/api/search", a.perIP.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		idx := a.index.Load()
 		if idx == nil {
 			http.Error(w, "starting: the catalogue is not indexed yet", http.StatusServiceUnavailable)
 			return
 		}
 		chat.SearchHandler(*idx).ServeHTTP(w, r)
-	})
+	})))
 	mux.Handle("/api/catalog", catalog.Handler(a.products, a.adminToken, a.catalogChanged))
 	mux.Handle("POST /api/events", events.Handler(a.events.Stream, events.Limits{}, time.Now, a.log))
 	mux.Handle("GET /api/profile", requireToken(a.adminToken, events.ProfileHandler(a.events.Profiles)))
-	mux.HandleFunc("GET /api/recommendations", func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /api/recommendations", a.perIP.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		idx := a.index.Load()
 		if idx == nil {
 			http.Error(w, "starting: the catalogue is not indexed yet", http.StatusServiceUnavailable)
@@ -535,7 +548,7 @@ func (a *app) routes(reg *prometheus.Registry) http.Handler {
 		}
 		rec := &events.Recommender{Profiles: a.events.Profiles, Lookup: a.lookup, Candidates: events.SearchCandidates(*idx)}
 		events.RecommendationsHandler(rec).ServeHTTP(w, r)
-	})
+	})))
 	mux.Handle("/", web.Handler())
 	return mux
 }
