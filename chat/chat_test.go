@@ -310,6 +310,10 @@ func TestBadFramesGetSpecificErrorsAndConnectionStaysUsable(t *testing.T) {
 		{"event without object", websocket.TextMessage, `{"type":"event","event":"click"}`, CodeBadEvent},
 		{"event on a server without events", websocket.TextMessage, `{"type":"event","event":{"type":"click","product_id":"1"}}`, CodeBadEvent},
 		{"binary frame", websocket.BinaryMessage, `{"type":"message","id":"1","text":"hi"}`, CodeBinaryMessage},
+		{"feedback without message id", websocket.TextMessage, `{"type":"feedback","rating":1}`, CodeBadRequest},
+		{"feedback with rating 2", websocket.TextMessage, `{"type":"feedback","message_id":"m","rating":2}`, CodeBadRequest},
+		{"feedback with string rating", websocket.TextMessage, `{"type":"feedback","message_id":"m","rating":"1"}`, CodeBadRequest},
+		{"feedback before a session", websocket.TextMessage, `{"type":"feedback","message_id":"m","rating":1}`, CodeBadRequest},
 	}
 	for _, tc := range cases {
 		c.sendRaw(tc.kind, []byte(tc.data))

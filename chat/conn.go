@@ -47,6 +47,11 @@ type conn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	// unfollow ends the subscription to the session's bus topic; set by
+	// the worker (follow), called when the connection ends.
+	followMu sync.Mutex
+	unfollow func()
+
 	draining  atomic.Bool   // no new turns once set
 	drainCh   chan struct{} // closed by drain
 	drainOnce sync.Once
@@ -79,7 +84,35 @@ func (c *conn) serve() {
 	c.readPump()
 	c.terminate()
 	wg.Wait()
+	c.followMu.Lock()
+	if c.unfollow != nil {
+		c.unfollow()
+	}
+	c.followMu.Unlock()
 	close(c.done)
+}
+
+// follow subscribes the connection to the frames published for its
+// session (operator messages, handoff changes), replacing the subscription
+// of a session it followed before (one that expired).
+func (c *conn) follow(sessionID string) {
+	c.followMu.Lock()
+	defer c.followMu.Unlock()
+	if c.unfollow != nil {
+		c.unfollow()
+		c.unfollow = nil
+	}
+	if c.ctx.Err() != nil {
+		return
+	}
+	c.unfollow = c.srv.bus.Subscribe(SessionTopic(sessionID), func(payload []byte) {
+		var f ServerFrame
+		if err := json.Unmarshal(payload, &f); err != nil {
+			c.log.Warn("undecodable bus frame", "err", err)
+			return
+		}
+		c.enqueue(f)
+	})
 }
 
 // terminate ends the connection at once: turns are cancelled and the socket

@@ -10,6 +10,11 @@ type Metrics struct {
 	intents       *prometheus.CounterVec
 	errors        *prometheus.CounterVec
 	slowConsumers prometheus.Counter
+	feedback      *prometheus.CounterVec
+	acts          *prometheus.CounterVec
+	llmFallbacks  *prometheus.CounterVec
+	rankFallbacks *prometheus.CounterVec
+	llmFirstToken prometheus.Histogram
 }
 
 // NewMetrics creates the chat metrics and registers them with reg.
@@ -40,7 +45,28 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "shopassist_ws_slow_consumers_total",
 			Help: "Connections closed because the client did not read its frames.",
 		}),
+		feedback: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shopassist_feedback_total",
+			Help: "Answers rated by shoppers, by rating: up or down.",
+		}, []string{"rating"}),
+		acts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shopassist_dialog_acts_total",
+			Help: "Turns by what the dialog manager did: search, refine, clarify, detail, compare, more, cheaper, order:<flow>, policy, handoff, …",
+		}, []string{"act"}),
+		llmFallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shopassist_llm_fallbacks_total",
+			Help: "LLM answers replaced by the template, by reason: timeout, unavailable, ungrounded, deadline (the turn's), canceled (socket closed), error.",
+		}, []string{"reason"}),
+		rankFallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shopassist_rerank_fallbacks_total",
+			Help: "Searches served in retrieval order because the cross-encoder failed, by reason: timeout, busy, unavailable, error.",
+		}, []string{"reason"}),
+		llmFirstToken: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "shopassist_llm_first_token_seconds",
+			Help:    "Time from the LLM call to its first streamed token.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2, 4, 8, 16},
+		}),
 	}
-	reg.MustRegister(m.connections, m.turns, m.turnSeconds, m.intents, m.errors, m.slowConsumers)
+	reg.MustRegister(m.connections, m.turns, m.turnSeconds, m.intents, m.errors, m.slowConsumers, m.feedback, m.acts, m.llmFallbacks, m.rankFallbacks, m.llmFirstToken)
 	return m
 }

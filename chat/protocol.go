@@ -17,9 +17,10 @@ const MaxTextBytes = 4096
 
 // Frame types sent by the client.
 const (
-	TypeHello   = "hello"
-	TypeMessage = "message"
-	TypeEvent   = "event"
+	TypeHello    = "hello"
+	TypeMessage  = "message"
+	TypeEvent    = "event"
+	TypeFeedback = "feedback"
 )
 
 // Frame types sent by the server (TypeMessage is shared).
@@ -31,6 +32,26 @@ const (
 	TypeProducts = "products"
 	TypeDone     = "done"
 	TypeError    = "error"
+	// TypeToken carries a piece of a streamed LLM answer; the message frame
+	// that follows holds the full, authoritative text.
+	TypeToken = "token"
+	// TypeHandoff reports a change of the session's handoff state.
+	TypeHandoff = "handoff"
+	// TypeFeedbackOK confirms that a feedback frame was stored.
+	TypeFeedbackOK = "feedback_ok"
+)
+
+// Handoff states of a session (frame field "state", operator API "state").
+const (
+	StateBot            = "bot"             // the assistant answers
+	StateHandoffPending = "handoff_pending" // waiting for a person; the assistant still answers
+	StateAgent          = "agent"           // a person holds the session; the assistant is silent
+)
+
+// Roles of a message frame.
+const (
+	RoleBot   = "bot"
+	RoleAgent = "agent"
 )
 
 // Error codes carried by error frames. Each names one cause so a client can
@@ -60,6 +81,10 @@ type ClientFrame struct {
 	// Event is the behaviour event of an event frame, validated by package
 	// events when it is handled.
 	Event json.RawMessage `json:"event,omitempty"`
+	// MessageID, Rating (1 or -1) and Comment are a feedback frame's.
+	MessageID string `json:"message_id,omitempty"`
+	Rating    int    `json:"rating,omitempty"`
+	Comment   string `json:"comment,omitempty"`
 }
 
 // ProtocolError is a client mistake answered with an error frame; the
@@ -105,7 +130,8 @@ func DecodeClientFrame(data []byte) (ClientFrame, error) {
 	for _, fld := range []struct {
 		name string
 		dst  *string
-	}{{"type", &f.Type}, {"session_id", &f.SessionID}, {"user_id", &f.UserID}, {"id", &f.ID}, {"text", &f.Text}} {
+	}{{"type", &f.Type}, {"session_id", &f.SessionID}, {"user_id", &f.UserID}, {"id", &f.ID}, {"text", &f.Text},
+		{"message_id", &f.MessageID}, {"comment", &f.Comment}} {
 		if err := str(fld.name, fld.dst); err != nil {
 			return ClientFrame{}, err
 		}
@@ -137,6 +163,21 @@ func DecodeClientFrame(data []byte) (ClientFrame, error) {
 		}
 		f.Event = ev
 		return f, nil
+	case TypeFeedback:
+		if f.MessageID == "" || len(f.MessageID) > maxIDBytes {
+			return f, &ProtocolError{Code: CodeBadRequest, Message: fmt.Sprintf(`feedback needs a "message_id" of 1 to %d bytes`, maxIDBytes)}
+		}
+		if v, ok := raw["rating"]; !ok || (string(v) != "1" && string(v) != "-1") {
+			return f, &ProtocolError{Code: CodeBadRequest, Message: `feedback needs "rating": 1 or -1`}
+		} else if string(v) == "1" {
+			f.Rating = 1
+		} else {
+			f.Rating = -1
+		}
+		if len(f.Comment) > MaxTextBytes {
+			return f, &ProtocolError{Code: CodeTooLarge, Message: fmt.Sprintf("comment is %d bytes; the limit is %d", len(f.Comment), MaxTextBytes)}
+		}
+		return f, nil
 	case "":
 		return f, &ProtocolError{Code: CodeUnknownType, Message: `frame needs a "type"`}
 	default:
@@ -152,7 +193,12 @@ type Item struct {
 	Price    float64 `json:"price"`    // in currency units, e.g. 49.95
 	Currency string  `json:"currency"` // ISO 4217
 	Image    string  `json:"image,omitempty"`
-	Score    float64 `json:"score"`
+	// URL is the product page; empty when the catalogue has none.
+	URL   string  `json:"url"`
+	Score float64 `json:"score"`
+	// Sponsored marks a paid placement, set by the ranking stage's
+	// sponsored rules (Deps.Ranker); always shown as such.
+	Sponsored bool `json:"sponsored,omitempty"`
 }
 
 // ServerFrame is one server → client frame. Only the fields of its Type are
@@ -171,4 +217,13 @@ type ServerFrame struct {
 	Turns      []sessions.Turn `json:"turns,omitempty"`
 	Code       string          `json:"code,omitempty"`
 	Message    string          `json:"message,omitempty"`
+	// Role is "agent" on a message an operator wrote; omitted for the
+	// assistant's.
+	Role string `json:"role,omitempty"`
+	// Suggestions are quick replies offered with a message.
+	Suggestions []string `json:"suggestions,omitempty"`
+	// State is a handoff frame's new handoff state.
+	State string `json:"state,omitempty"`
+	// MessageID is the message a feedback_ok frame confirms.
+	MessageID string `json:"message_id,omitempty"`
 }

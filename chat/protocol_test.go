@@ -17,6 +17,10 @@ func FuzzDecodeClientFrame(f *testing.F) {
 		`{"type":"nope"}`,
 		`{"type":"event","event":{"type":"click","product_id":"1"}}`,
 		`{"type":"event","event":[1]}`,
+		`{"type":"feedback","message_id":"m_1","rating":1}`,
+		`{"type":"feedback","message_id":"m_1","rating":-1,"comment":"wrong size"}`,
+		`{"type":"feedback","message_id":"m_1","rating":2}`,
+		`{"type":"feedback","rating":1}`,
 		`[]`, `null`, `"str"`, ``, `{`, "{\"type\":\"message\",\"text\":\"\xff\"}",
 		`{"type":"message","id":"1","text":"` + strings.Repeat("é", 3000) + `"}`,
 	} {
@@ -43,6 +47,10 @@ func FuzzDecodeClientFrame(f *testing.F) {
 		case TypeMessage:
 			if fr.ID == "" || strings.TrimSpace(fr.Text) == "" || len(fr.Text) > MaxTextBytes {
 				t.Fatalf("accepted invalid message %+v", fr)
+			}
+		case TypeFeedback:
+			if fr.MessageID == "" || (fr.Rating != 1 && fr.Rating != -1) || len(fr.Comment) > MaxTextBytes {
+				t.Fatalf("accepted invalid feedback %+v", fr)
 			}
 		default:
 			t.Fatalf("accepted type %q", fr.Type)

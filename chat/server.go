@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +19,10 @@ import (
 	"github.com/shopassist/shopassist/events"
 	"github.com/shopassist/shopassist/inference"
 	"github.com/shopassist/shopassist/intent"
+	"github.com/shopassist/shopassist/llm"
+	"github.com/shopassist/shopassist/orders"
+	"github.com/shopassist/shopassist/policies"
+	"github.com/shopassist/shopassist/ranking"
 	"github.com/shopassist/shopassist/retrieval"
 	"github.com/shopassist/shopassist/sessions"
 )
@@ -54,6 +59,14 @@ type Config struct {
 	// AllowedOrigins lists the Origin headers accepted on /ws (exact
 	// match, e.g. "https://shop.example"). Empty accepts any origin.
 	AllowedOrigins []string
+	// Currency is the store's ISO 4217 currency: price filters the shopper
+	// names ("under 800") are in it, and answers write them in it. Default
+	// EUR.
+	Currency string
+	// OperatorAuth authorises the operator API (OperatorHandler): it
+	// returns the operator's name, or false to answer 401. Nil disables the
+	// API (404).
+	OperatorAuth func(r *http.Request) (operator string, ok bool)
 }
 
 func (c Config) withDefaults() Config {
@@ -83,6 +96,9 @@ func (c Config) withDefaults() Config {
 	defDur(&c.WriteWait, 10*time.Second)
 	defDur(&c.PongWait, 60*time.Second)
 	defDur(&c.PingInterval, c.PongWait*9/10)
+	if c.Currency == "" {
+		c.Currency = "EUR"
+	}
 	return c
 }
 
@@ -97,6 +113,9 @@ func (c Config) Validate() error {
 	}
 	if c.ProductsPerAnswer > 100 {
 		return fmt.Errorf("chat: products per answer %d is over 100", c.ProductsPerAnswer)
+	}
+	if len(c.Currency) != 3 || strings.ToUpper(c.Currency) != c.Currency {
+		return fmt.Errorf("chat: currency %q is not an ISO 4217 code", c.Currency)
 	}
 	return nil
 }
@@ -120,8 +139,32 @@ type Deps struct {
 	// searches for the shopper (events.Personalize).
 	Profiles          events.Profiles
 	PersonalizeWeight float64
-	Metrics           *Metrics
-	Log               *slog.Logger
+	// Ranker, when set, is the final ranking stage of every product search:
+	// it re-scores the top candidates with the cross-encoder and blends in
+	// the shopper's profile and the store's rules (ranking.Ranker); then
+	// PersonalizeWeight is not used (the blend's personal weight is). Nil
+	// keeps the retrieval order, personalised by PersonalizeWeight.
+	Ranker *ranking.Ranker
+	// Orders answers order tracking, cancellation and address changes.
+	// Nil answers those intents with general instructions.
+	Orders orders.Service
+	// Policies answers refund, delivery, payment and account questions
+	// from the store's policy documents. Nil answers them with short
+	// built-in texts.
+	Policies *policies.Index
+	// Brands are the catalogue's brand names, recognised in messages as
+	// brand filters ("only Lenovo"); SetBrands replaces them when the
+	// catalogue changes. Nil recognises no brands.
+	Brands []string
+	// LLM words grounded answers (products, policy passages) and streams
+	// them as token frames. Nil answers with templates.
+	LLM *llm.Client
+	// Bus delivers operator messages and handoff changes to the shopper's
+	// sockets and session changes to the operator stream. Nil uses an
+	// in-process MemoryBus (one replica).
+	Bus     Bus
+	Metrics *Metrics
+	Log     *slog.Logger
 }
 
 // Server serves the chat protocol on /ws. It keeps no state beyond open
@@ -134,16 +177,25 @@ type Server struct {
 	events  events.Stream
 	profile events.Profiles
 	pweight float64
+	ranker  *ranking.Ranker
 	recs    *events.Recommender // nil without profiles
+	orders  orders.Service
+	policy  *policies.Index
+	llm     *llm.Client
+	slotx   atomic.Pointer[intent.SlotExtractor]
+	bus     Bus
 	metrics *Metrics
 	log     *slog.Logger
+	opLocks keyedMutex // serialises operator state changes per session
 
 	upgrader websocket.Upgrader
 	slots    chan struct{} // one token per running turn
 
-	closing atomic.Bool
-	mu      sync.Mutex
-	conns   map[*conn]struct{}
+	closing  atomic.Bool
+	stop     chan struct{} // closed by Shutdown: ends operator streams
+	stopOnce sync.Once
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
 }
 
 // NewServer returns a chat server answering with deps.
@@ -163,11 +215,21 @@ func NewServer(cfg Config, deps Deps) (*Server, error) {
 		events:  deps.Events,
 		profile: deps.Profiles,
 		pweight: deps.PersonalizeWeight,
+		ranker:  deps.Ranker,
+		orders:  deps.Orders,
+		policy:  deps.Policies,
+		llm:     deps.LLM,
+		bus:     deps.Bus,
 		metrics: deps.Metrics,
 		log:     deps.Log,
 		slots:   make(chan struct{}, cfg.MaxConcurrentTurns),
 		conns:   make(map[*conn]struct{}),
+		stop:    make(chan struct{}),
 	}
+	if s.bus == nil {
+		s.bus = NewMemoryBus()
+	}
+	s.SetBrands(deps.Brands)
 	if deps.Profiles != nil {
 		idx := deps.Index
 		s.recs = &events.Recommender{
@@ -182,6 +244,26 @@ func NewServer(cfg Config, deps Deps) (*Server, error) {
 		CheckOrigin:     s.checkOrigin,
 	}
 	return s, nil
+}
+
+// BrandNames returns the distinct brands of products in first-seen order,
+// for Deps.Brands and SetBrands.
+func BrandNames(products []catalog.Product) []string {
+	seen := make(map[string]bool)
+	var out []string
+	for i := range products {
+		if b := products[i].Brand; b != "" && !seen[b] {
+			seen[b] = true
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// SetBrands replaces the brand names recognised in messages (call it when
+// the catalogue changes). Safe for concurrent use with turns.
+func (s *Server) SetBrands(brands []string) {
+	s.slotx.Store(intent.NewSlotExtractor(brands))
 }
 
 func (s *Server) checkOrigin(r *http.Request) bool {
@@ -218,11 +300,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.serve()
 }
 
-// Shutdown stops accepting connections, lets each open one finish the turns
-// it has accepted, closes it with code 1001, and waits for all of them until
-// ctx ends; connections still open then are cut.
+// Shutdown stops accepting connections, ends the operator streams, lets
+// each open connection finish the turns it has accepted, closes it with code
+// 1001, and waits for all of them until ctx ends; connections still open
+// then are cut.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
+	s.stopOnce.Do(func() { close(s.stop) })
 	s.mu.Lock()
 	open := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
@@ -268,6 +352,10 @@ func (s *Server) release() { <-s.slots }
 
 var errBusy = errors.New("chat: too many turns in progress")
 
+// errOrders wraps failures of the order service other than ErrNotFound and
+// ErrNotAllowed.
+var errOrders = errors.New("chat: order service failed")
+
 // errorFrame maps an error of a turn to its protocol code and a message for
 // the shopper. It is the one place where internal errors become codes.
 func errorFrame(err error) (code, msg string) {
@@ -278,9 +366,46 @@ func errorFrame(err error) (code, msg string) {
 		return CodeBusy, "the assistant is very busy right now; please try again in a moment"
 	case errors.Is(err, sessions.ErrUnavailable), errors.Is(err, events.ErrUnavailable):
 		return CodeUnavailable, "the conversation store is unavailable; please try again in a moment"
+	case errors.Is(err, errOrders):
+		return CodeUnavailable, "the order system is unavailable right now; please try again in a moment"
 	case errors.Is(err, context.DeadlineExceeded):
 		return CodeTimeout, "the answer took too long; please try again"
 	default:
 		return CodeInternal, "something went wrong on our side"
+	}
+}
+
+// keyedMutex hands out one mutex per key, dropped when unused.
+type keyedMutex struct {
+	mu    sync.Mutex
+	locks map[string]*keyedEntry
+}
+
+type keyedEntry struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// lock locks key and returns its unlock function.
+func (k *keyedMutex) lock(key string) func() {
+	k.mu.Lock()
+	if k.locks == nil {
+		k.locks = make(map[string]*keyedEntry)
+	}
+	e := k.locks[key]
+	if e == nil {
+		e = &keyedEntry{}
+		k.locks[key] = e
+	}
+	e.refs++
+	k.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		k.mu.Lock()
+		if e.refs--; e.refs == 0 {
+			delete(k.locks, key)
+		}
+		k.mu.Unlock()
 	}
 }

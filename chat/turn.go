@@ -7,8 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
+	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shopassist/shopassist/events"
 	"github.com/shopassist/shopassist/retrieval"
@@ -30,6 +31,8 @@ func (s *Server) handle(c *conn, sess *sessionState, f ClientFrame) {
 		s.turn(c, sess, f)
 	case TypeEvent:
 		s.event(c, sess, f)
+	case TypeFeedback:
+		s.feedback(c, sess, f)
 	}
 }
 
@@ -93,7 +96,7 @@ func (s *Server) hello(c *conn, sess *sessionState, f ClientFrame) {
 	defer cancel()
 	sess.userID = f.UserID
 	if f.SessionID != "" {
-		if _, err := s.store.Get(ctx, f.SessionID); err == nil {
+		if meta, err := s.store.Get(ctx, f.SessionID); err == nil {
 			turns, err := s.store.History(ctx, f.SessionID, s.cfg.HistoryOnResume)
 			if err != nil {
 				code, msg := errorFrame(err)
@@ -101,9 +104,13 @@ func (s *Server) hello(c *conn, sess *sessionState, f ClientFrame) {
 				return
 			}
 			sess.id = f.SessionID
+			c.follow(sess.id)
 			resumed := true
 			c.enqueue(ServerFrame{Type: TypeSession, SessionID: sess.id, Resumed: &resumed})
 			c.enqueue(ServerFrame{Type: TypeHistory, SessionID: sess.id, Turns: turns})
+			if st := handoffState(meta.Meta); st != StateBot {
+				c.enqueue(ServerFrame{Type: TypeHandoff, State: st})
+			}
 			return
 		} else if !errors.Is(err, sessions.ErrNotFound) {
 			code, msg := errorFrame(err)
@@ -123,15 +130,21 @@ func (s *Server) newSession(ctx context.Context, c *conn, sess *sessionState) er
 		return err
 	}
 	sess.id = id
+	c.follow(id)
 	resumed := false
 	c.enqueue(ServerFrame{Type: TypeSession, SessionID: id, Resumed: &resumed})
 	return nil
 }
 
 // turn answers one shopper message: typing, the detected intent, then
-// products (for a product search) and a message, then done; or an error
-// frame with reply_to, which ends the turn instead of done. The shopper's message is stored before any answer is sent, and the
-// answer before done, so a done frame means both are in the transcript.
+// products (when the answer shows any), token frames (when an LLM words the
+// answer) and the message, a handoff frame when the turn changed the
+// session's handoff state, then done; or an error frame with reply_to,
+// which ends the turn instead of done. While an operator holds the session
+// the message is stored and answered with done alone. The shopper's message
+// is stored before any answer is sent, the answer before its message frame,
+// and the dialog state before done, so a done frame means all of them are
+// in the store.
 func (s *Server) turn(c *conn, sess *sessionState, f ClientFrame) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(c.ctx, s.cfg.TurnTimeout)
@@ -161,11 +174,27 @@ func (s *Server) turn(c *conn, sess *sessionState, f ClientFrame) {
 	}
 	defer s.release()
 
-	if sess.id == "" {
-		if err := s.newSession(ctx, c, sess); err != nil {
+	meta, err := s.sessionMeta(ctx, c, sess)
+	if err != nil {
+		fail(err)
+		return
+	}
+	handoff := handoffState(meta)
+	shopper := sessions.Turn{ID: f.ID, Role: sessions.RoleShopper, Text: f.Text, At: start.UTC()}
+	if handoff == StateAgent {
+		// A person holds the conversation: store the message for them.
+		if err := s.appendTurn(ctx, c, sess, shopper); err != nil {
 			fail(err)
 			return
 		}
+		if err := s.store.SetMeta(ctx, sess.id, lastTurnMeta(shopper)); err != nil {
+			fail(err)
+			return
+		}
+		s.publishChange(sess.id, handoff)
+		record("agent")
+		c.enqueue(ServerFrame{Type: TypeDone, ReplyTo: f.ID})
+		return
 	}
 	c.enqueue(ServerFrame{Type: TypeTyping, ReplyTo: f.ID})
 	label := IntentProductSearch
@@ -179,15 +208,8 @@ func (s *Server) turn(c *conn, sess *sessionState, f ClientFrame) {
 		label, conf = res.Label, &res.Confidence
 	}
 	s.metrics.intents.WithLabelValues(label).Inc()
-
-	shopper := sessions.Turn{ID: f.ID, Role: sessions.RoleShopper, Text: f.Text, Intent: label, At: start.UTC()}
-	err := s.store.Append(ctx, sess.id, shopper)
-	if errors.Is(err, sessions.ErrNotFound) { // expired since the last turn
-		if err = s.newSession(ctx, c, sess); err == nil {
-			err = s.store.Append(ctx, sess.id, shopper)
-		}
-	}
-	if err != nil {
+	shopper.Intent = label
+	if err := s.appendTurn(ctx, c, sess, shopper); err != nil {
 		fail(err)
 		return
 	}
@@ -195,70 +217,157 @@ func (s *Server) turn(c *conn, sess *sessionState, f ClientFrame) {
 		c.enqueue(ServerFrame{Type: TypeIntent, ReplyTo: f.ID, Intent: label, Confidence: conf})
 	}
 
-	var items []Item
-	var text string
-	switch label {
-	case IntentProductSearch:
-		hits, err := s.search(ctx, sess, f.Text)
-		if err != nil {
-			fail(err)
-			return
-		}
-		items = Items(hits)
-		text = searchAnswer(f.Text, items)
-	case IntentRecommend:
-		if s.recs == nil {
-			text = intentAnswer(label)
-			break
-		}
-		recs, err := s.recs.Recommend(ctx, sess.shopperKey(), s.cfg.ProductsPerAnswer)
-		if err != nil {
-			fail(err)
-			return
-		}
-		items = recItems(recs)
-		text = recommendAnswer(recs)
-	default:
-		text = intentAnswer(label)
+	st := loadDialog(meta)
+	before := st.encode()
+	rep, err := s.decide(ctx, sess, &st, turnInput{text: f.Text, label: label, slots: s.slotx.Load().Extract(f.Text), handoff: handoff})
+	if err != nil {
+		fail(err)
+		return
+	}
+	rep.intent = label
+	act := rep.act
+	if act == "" {
+		act = "none"
+	}
+	s.metrics.acts.WithLabelValues(act).Inc()
+	if len(rep.items) > 0 {
+		c.enqueue(ServerFrame{Type: TypeProducts, ReplyTo: f.ID, Items: rep.items})
 	}
 	bot := sessions.Turn{
 		ID:       newMessageID(),
 		ReplyTo:  f.ID,
 		Role:     sessions.RoleBot,
-		Text:     text,
-		Products: productRefs(items),
-		At:       time.Now().UTC(),
+		Text:     s.render(ctx, c, sess, f, rep),
+		Products: productRefs(rep.items),
 	}
-	if len(items) > 0 {
-		c.enqueue(ServerFrame{Type: TypeProducts, ReplyTo: f.ID, Items: items})
-	}
-	c.enqueue(ServerFrame{Type: TypeMessage, ReplyTo: f.ID, ID: bot.ID, Text: bot.Text})
+	bot.At = time.Now().UTC()
+	// Stored before it is shown: a message frame means the answer is in
+	// the transcript.
 	if err := s.store.Append(ctx, sess.id, bot); err != nil {
 		fail(err)
 		return
 	}
+	c.enqueue(ServerFrame{Type: TypeMessage, ReplyTo: f.ID, ID: bot.ID, Text: bot.Text, Suggestions: rep.suggestions})
+	kv := lastTurnMeta(bot)
+	if enc := st.encode(); enc != before {
+		kv[metaDialog] = enc
+	}
+	if rep.handoff != "" {
+		n, _ := strconv.Atoi(meta[metaHandoffs])
+		kv[metaHandoff] = rep.handoff
+		kv[metaHandoffAt] = bot.At.Format(time.RFC3339Nano)
+		kv[metaHandoffs] = strconv.Itoa(n + 1)
+		handoff = rep.handoff
+	}
+	if err := s.store.SetMeta(ctx, sess.id, kv); err != nil {
+		fail(err)
+		return
+	}
+	if rep.handoff != "" {
+		s.log.Info("session waits for a person", "session", sess.id, "intent", label)
+		c.enqueue(ServerFrame{Type: TypeHandoff, ReplyTo: f.ID, State: rep.handoff})
+	}
+	s.publishChange(sess.id, handoff)
 	record("ok")
 	c.enqueue(ServerFrame{Type: TypeDone, ReplyTo: f.ID})
 }
 
-// search finds the products of a turn. With personalisation on, it takes a
-// wider candidate set and re-ranks it with the shopper's live profile
-// before cutting; a profile that cannot be read leaves the search order.
-func (s *Server) search(ctx context.Context, sess *sessionState, text string) ([]retrieval.Hit, error) {
-	n := s.cfg.ProductsPerAnswer
-	if s.profile == nil || s.pweight <= 0 {
-		return s.index.Search(ctx, retrieval.Query{Text: text, K: n})
+// sessionMeta returns the metadata of the connection's session, starting a
+// session first when the connection has none or its session expired.
+func (s *Server) sessionMeta(ctx context.Context, c *conn, sess *sessionState) (map[string]string, error) {
+	if sess.id != "" {
+		got, err := s.store.Get(ctx, sess.id)
+		if err == nil {
+			return got.Meta, nil
+		}
+		if !errors.Is(err, sessions.ErrNotFound) {
+			return nil, err
+		}
 	}
-	hits, err := s.index.Search(ctx, retrieval.Query{Text: text, K: max(4*n, 32)})
+	return nil, s.newSession(ctx, c, sess)
+}
+
+// appendTurn stores a shopper turn, starting a new session when the old one
+// expired a moment ago.
+func (s *Server) appendTurn(ctx context.Context, c *conn, sess *sessionState, t sessions.Turn) error {
+	err := s.store.Append(ctx, sess.id, t)
+	if errors.Is(err, sessions.ErrNotFound) {
+		if err = s.newSession(ctx, c, sess); err == nil {
+			err = s.store.Append(ctx, sess.id, t)
+		}
+	}
+	return err
+}
+
+// lastTurnMeta is the metadata that shows a session's last turn in the
+// operator list.
+func lastTurnMeta(t sessions.Turn) map[string]string {
+	text := t.Text
+	if len(text) > 200 {
+		text = text[:200]
+		for !utf8.ValidString(text) {
+			text = text[:len(text)-1]
+		}
+		text += "…"
+	}
+	return map[string]string{metaLastText: text, metaLastRole: string(t.Role)}
+}
+
+// handoffState reads the session's handoff state; none means bot.
+func handoffState(meta map[string]string) string {
+	switch st := meta[metaHandoff]; st {
+	case StateHandoffPending, StateAgent:
+		return st
+	}
+	return StateBot
+}
+
+// feedbackRecord is a shopper's rating of one answer, kept in the session's
+// metadata under "fb:" + the message id.
+type feedbackRecord struct {
+	Rating  int       `json:"rating"`
+	Comment string    `json:"comment,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+// feedbackScan is how many of the last turns a feedback frame's message id
+// is looked for in.
+const feedbackScan = 500
+
+// feedback stores a rating of one of the session's bot or agent messages
+// and answers feedback_ok; an unknown message id is a bad_request.
+func (s *Server) feedback(c *conn, sess *sessionState, f ClientFrame) {
+	if sess.id == "" {
+		c.sendError("", CodeBadRequest, "feedback needs a conversation: send hello or a message first")
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, s.cfg.TurnTimeout)
+	defer cancel()
+	turns, err := s.store.History(ctx, sess.id, feedbackScan)
 	if err != nil {
-		return nil, err
+		code, msg := errorFrame(err)
+		c.sendError("", code, msg)
+		return
 	}
-	if p, err := s.profile.Get(ctx, sess.shopperKey()); err != nil {
-		s.log.Warn("profile unavailable; search not personalised", "err", err)
-	} else {
-		hits = events.Personalize(hits, p, s.pweight)
+	found := false
+	for _, t := range turns {
+		if t.ID == f.MessageID && t.Role != sessions.RoleShopper {
+			found = true
+			break
+		}
 	}
-	return hits[:min(n, len(hits))], nil
+	if !found {
+		c.sendError("", CodeBadRequest, fmt.Sprintf("no answer with message_id %q in this conversation", f.MessageID))
+		return
+	}
+	rec, _ := json.Marshal(feedbackRecord{Rating: f.Rating, Comment: f.Comment, At: time.Now().UTC()})
+	if err := s.store.SetMeta(ctx, sess.id, map[string]string{metaFeedback + f.MessageID: string(rec)}); err != nil {
+		code, msg := errorFrame(err)
+		c.sendError("", code, msg)
+		return
+	}
+	s.metrics.feedback.WithLabelValues(map[int]string{1: "up", -1: "down"}[f.Rating]).Inc()
+	c.enqueue(ServerFrame{Type: TypeFeedbackOK, MessageID: f.MessageID})
 }
 
 func recItems(recs []events.Rec) []Item {
@@ -293,13 +402,15 @@ func Items(hits []retrieval.Hit) []Item {
 	for _, h := range hits {
 		p := h.Product
 		items = append(items, Item{
-			ID:       p.ID,
-			Title:    p.Title,
-			Brand:    p.Brand,
-			Price:    p.PriceUnits(),
-			Currency: p.Currency,
-			Image:    p.Image,
-			Score:    h.Score,
+			ID:        p.ID,
+			Title:     p.Title,
+			Brand:     p.Brand,
+			Price:     p.PriceUnits(),
+			Currency:  p.Currency,
+			Image:     p.Image,
+			URL:       p.URL,
+			Score:     h.Score,
+			Sponsored: h.Sponsored,
 		})
 	}
 	return items
@@ -311,38 +422,9 @@ func productRefs(items []Item) []sessions.ProductRef {
 	}
 	refs := make([]sessions.ProductRef, len(items))
 	for i, it := range items {
-		refs[i] = sessions.ProductRef(it)
+		refs[i] = sessions.ProductRef{ID: it.ID, Title: it.Title, Brand: it.Brand, Price: it.Price, Currency: it.Currency, Image: it.Image, Score: it.Score}
 	}
 	return refs
-}
-
-// intentAnswer is the answer to a message that is not a product search.
-func intentAnswer(label string) string {
-	if a, ok := smallTalk[label]; ok {
-		return a
-	}
-	if a, ok := serviceAnswers[label]; ok {
-		return a
-	}
-	// Out of scope, or a label of a store's own model that the chat has no
-	// answer for.
-	return outOfScopeAnswer
-}
-
-// searchAnswer is the templated answer to a product search.
-func searchAnswer(query string, items []Item) string {
-	q := strings.Join(strings.Fields(query), " ")
-	if len(q) > 80 {
-		q = q[:strings.LastIndexByte(q[:80], ' ')+1] + "…"
-	}
-	switch len(items) {
-	case 0:
-		return fmt.Sprintf("I couldn't find anything for “%s”. Could you describe it another way — a product type, a brand or a model number?", q)
-	case 1:
-		return fmt.Sprintf("I found one product for “%s”: %s%s.", q, items[0].Title, priceSuffix(items[0]))
-	default:
-		return fmt.Sprintf("Here are %d products for “%s”. The best match is %s%s.", len(items), q, items[0].Title, priceSuffix(items[0]))
-	}
 }
 
 func priceSuffix(it Item) string {

@@ -92,7 +92,7 @@ func startReplica(t *testing.T, redisURL string, extra ...string) *replica {
 	r := &replica{addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), log: &bytes.Buffer{}}
 	args := append([]string{"serve", "--addr", r.addr, "--data-dir", t.TempDir(), "--redis-url", redisURL,
 		"--events-stream", "redis", "--log-level", "warn",
-		"--intent-model", filepath.Join(root, "models/intent"), "--search-model", ""}, extra...)
+		"--intent-model", filepath.Join(root, "models/intent"), "--search-model", "", "--rerank-model", ""}, extra...)
 	r.cmd = exec.Command(assistantBinary(t), args...)
 	r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
 	if err := r.cmd.Start(); err != nil {

@@ -47,6 +47,9 @@ const (
 type Hit struct {
 	Product *catalog.Product
 	Score   float64
+	// Sponsored is set by the ranking stage on a paid placement (its
+	// sponsored rules); retrieval never sets it.
+	Sponsored bool
 }
 
 // Index finds candidate products for a query. Implementations are safe for

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,7 +32,13 @@ import (
 	"github.com/shopassist/shopassist/inference"
 	"github.com/shopassist/shopassist/intent"
 	"github.com/shopassist/shopassist/internal/limit"
+	"github.com/shopassist/shopassist/internal/redisbus"
+	"github.com/shopassist/shopassist/internal/redisopt"
+	"github.com/shopassist/shopassist/llm"
+	"github.com/shopassist/shopassist/orders"
+	"github.com/shopassist/shopassist/policies"
 	"github.com/shopassist/shopassist/privacy"
+	"github.com/shopassist/shopassist/ranking"
 	"github.com/shopassist/shopassist/retrieval"
 	"github.com/shopassist/shopassist/sessions"
 	"github.com/shopassist/shopassist/web"
@@ -68,6 +75,15 @@ type serveConfig struct {
 	ipRate          float64
 	ipBurst         int
 	trustProxy      bool
+	rank            rankFlags
+	currency        string
+	ordersFile      string
+	policiesDir     string
+	operatorPass    string
+	llmBaseURL      string
+	llmModel        string
+	llmAPIKey       string
+	llmFirstToken   time.Duration
 }
 
 func serveFlags(cfg *serveConfig) *flag.FlagSet {
@@ -91,6 +107,15 @@ func serveFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.StringVar(&cfg.searchModel, "search-model", "models/biencoder", "directory of the bi-encoder for dense retrieval (model.onnx, config.json with pooling, vocab.txt); empty: lexical search only")
 	fs.Float64Var(&cfg.denseWeight, "dense-weight", retrieval.DefaultDenseWeight, "hybrid search: weight of the dense list in reciprocal rank fusion (BM25 weighs 1)")
 	fs.StringVar(&cfg.keyFile, "encryption-key-file", "", "file of encryption keys (one id:base64 32-byte key per line, the first is current; make one with `assistant keygen`) for transcripts and profiles at rest; default: the "+privacy.EnvKeys+" environment variable, else no encryption")
+	cfg.rank.register(fs)
+	fs.StringVar(&cfg.currency, "currency", "EUR", "the store's ISO 4217 currency: prices shoppers name (\"under 800\") are read in it")
+	fs.StringVar(&cfg.ordersFile, "orders-file", "", "JSON file of orders for order tracking, cancellation and address changes (the demo format, demodata/orders.json); empty: the built-in demo orders")
+	fs.StringVar(&cfg.policiesDir, "policies-dir", "", "folder of the store's policy documents (Markdown, one passage per heading) answering refund, delivery, payment and account questions; empty: the built-in demo policies")
+	fs.StringVar(&cfg.operatorPass, "operator-password", "", "password of the operator console (/console) and API (/api/operator/), at least 12 characters; empty disables both (there is no default)")
+	fs.StringVar(&cfg.llmBaseURL, "llm-base-url", "", "OpenAI-compatible endpoint for worded answers, e.g. http://localhost:8000/v1 (vLLM, llama.cpp, Ollama, OpenAI); empty: template answers")
+	fs.StringVar(&cfg.llmModel, "llm-model", "", "model name sent to --llm-base-url")
+	fs.StringVar(&cfg.llmAPIKey, "llm-api-key", "", "API key for --llm-base-url")
+	fs.DurationVar(&cfg.llmFirstToken, "llm-first-token-timeout", 8*time.Second, "fall back to the template answer when the LLM sends no token for this long")
 	fs.Float64Var(&cfg.ipRate, "ip-rate", 10, "per client IP: WebSocket connections and search/recommendation requests per second (token bucket; 0 disables); over it the client gets 429")
 	fs.IntVar(&cfg.ipBurst, "ip-burst", 60, "per client IP: requests allowed at once above --ip-rate")
 	fs.BoolVar(&cfg.trustProxy, "trust-proxy", false, "take the client IP from X-Forwarded-For (only behind a proxy that sets it, such as deploy/nginx.conf)")
@@ -135,6 +160,12 @@ func (c *serveConfig) validate() error {
 	}
 	if c.denseWeight <= 0 || c.denseWeight > 10 {
 		return fmt.Errorf("--dense-weight %v is not in (0, 10]", c.denseWeight)
+	}
+	if err := c.rank.validate(); err != nil {
+		return err
+	}
+	if c.llmBaseURL != "" && c.llmModel == "" {
+		return errors.New("--llm-base-url needs --llm-model")
 	}
 	if c.ipRate < 0 || c.ipBurst < 1 {
 		return fmt.Errorf("--ip-rate must be >= 0 and --ip-burst >= 1")
@@ -215,6 +246,15 @@ func runServe(ctx context.Context, stop context.CancelFunc, args []string, stdou
 	var client *redis.Client // shared with the session store when it is Redis
 	if rs, ok := store.(*sessions.Redis); ok {
 		client = rs.Client()
+		// Replicas share operator messages and session changes over Redis.
+		bus := redisbus.New(client, "sa:bus:", log)
+		defer bus.Close()
+		a.bus = bus
+	}
+	if cfg.operatorPass != "" {
+		if a.auth, err = web.NewOperatorAuth(cfg.operatorPass); err != nil {
+			return fmt.Errorf("--operator-password: %w", err)
+		}
 	}
 	a.events, err = events.Start(ctx,
 		events.Config{Backend: cfg.eventsStream, RedisURL: cfg.redisURL, MaxLen: cfg.eventsMaxLen, QueueSize: cfg.eventsQueue},
@@ -302,6 +342,10 @@ type app struct {
 	searchErr  error  // why the bi-encoder is not loaded; set before chat
 	caches     *retrieval.CacheCollector
 	perIP      *limit.PerIP
+	auth       *web.OperatorAuth // nil: no console, no operator API
+	bus        chat.Bus          // nil: in-process
+	operator   atomic.Pointer[http.Handler]
+	rankErr    error // why the cross-encoder is not loaded; set before chat
 
 	// demoIDs are the built-in demo products served while the data dir has
 	// no catalogue; the first uploaded catalogue replaces them.
@@ -354,8 +398,22 @@ func (a *app) load(ctx context.Context, cfg serveConfig, metrics *chat.Metrics) 
 		Events:            a.events.Stream,
 		Profiles:          a.events.Profiles,
 		PersonalizeWeight: cfg.personalize,
+		Brands:            chat.BrandNames(products),
+		Bus:               a.bus,
 		Metrics:           metrics,
 		Log:               a.log,
+	}
+	if deps.Orders, deps.Policies, err = loadStoreDocs(cfg); err != nil {
+		return err
+	}
+	if deps.Ranker, err = a.loadRanker(cfg); err != nil {
+		return err
+	}
+	if cfg.llmBaseURL != "" {
+		if deps.LLM, err = llm.New(llm.Config{BaseURL: cfg.llmBaseURL, Model: cfg.llmModel, APIKey: cfg.llmAPIKey, FirstTokenTimeout: cfg.llmFirstToken}); err != nil {
+			return fmt.Errorf("llm: %w", err)
+		}
+		a.log.Info("LLM answers", "llm", deps.LLM.Config().String())
 	}
 	if clf, err := loadIntents(cfg); err != nil {
 		// Serve product search without intents, and say why /readyz fails,
@@ -366,14 +424,21 @@ func (a *app) load(ctx context.Context, cfg serveConfig, metrics *chat.Metrics) 
 		deps.Intents = clf
 		a.log.Info("intent model loaded", "dir", cfg.intentModel, "labels", len(clf.Labels()), "oos_threshold", clf.Threshold())
 	}
-	cs, err := chat.NewServer(chat.Config{
+	ccfg := chat.Config{
 		TurnTimeout:       cfg.turnTimeout,
 		ProductsPerAnswer: cfg.products,
 		AllowedOrigins:    cfg.origins(),
-	}, deps)
+		Currency:          cfg.currency,
+	}
+	if a.auth != nil {
+		ccfg.OperatorAuth = a.auth.Authorize
+	}
+	cs, err := chat.NewServer(ccfg, deps)
 	if err != nil {
 		return err
 	}
+	op := cs.OperatorHandler()
+	a.operator.Store(&op)
 	a.probe = products[0].Brand
 	if a.probe == "" {
 		a.probe = products[0].Title
@@ -464,6 +529,63 @@ func removeStaleVectors(log *slog.Logger, dataDir, keep string) {
 	}
 }
 
+// loadStoreDocs loads the order service and the policy documents: the
+// files the flags name, else the built-in demo ones.
+func loadStoreDocs(cfg serveConfig) (orders.Service, *policies.Index, error) {
+	data := demodata.Orders()
+	if cfg.ordersFile != "" {
+		var err error
+		if data, err = os.ReadFile(cfg.ordersFile); err != nil {
+			return nil, nil, fmt.Errorf("--orders-file: %w", err)
+		}
+	}
+	ord, err := orders.LoadDemo(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("orders: %w", err)
+	}
+	docs := demodata.Policies()
+	if cfg.policiesDir != "" {
+		docs = os.DirFS(cfg.policiesDir)
+	}
+	pol, err := policies.Load(docs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("policies: %w", err)
+	}
+	return ord, pol, nil
+}
+
+// loadRanker builds the final ranking stage. A cross-encoder that cannot
+// be loaded leaves the blend without it (retrieval, profile and rules) and
+// /readyz false with the reason; bad weights or rules stop the server.
+func (a *app) loadRanker(cfg serveConfig) (*ranking.Ranker, error) {
+	rf := cfg.rank
+	rf.ortLib = cfg.ortLib
+	rr, err := rf.reranker(a.log)
+	if err != nil {
+		a.rankErr = err
+		a.log.Error("cross-encoder not loaded; products ranked without it", "err", err)
+		rr = nil
+	} else if rr != nil {
+		a.log.Info("cross-encoder reranking", "reranker", rerankerName(rf))
+	}
+	if !strings.Contains(rf.weights, "personal") {
+		// --personalize-weight sets the profile's weight in the blend.
+		rf.weights = strings.TrimPrefix(rf.weights+",personal="+strconv.FormatFloat(cfg.personalize, 'g', -1, 64), ",")
+	}
+	rk, err := rf.ranker(rr)
+	if err != nil {
+		return nil, err
+	}
+	return rk, nil
+}
+
+func rerankerName(rf rankFlags) string {
+	if rf.url != "" {
+		return "remote " + redisopt.MaskURL(rf.url)
+	}
+	return rf.model + " on " + rf.device
+}
+
 // loadKeys reads the encryption keyring: --encryption-key-file, else the
 // environment; nil when neither is set.
 func loadKeys(cfg serveConfig) (*privacy.Keyring, error) {
@@ -549,6 +671,15 @@ func (a *app) routes(reg *prometheus.Registry) http.Handler {
 		rec := &events.Recommender{Profiles: a.events.Profiles, Lookup: a.lookup, Candidates: events.SearchCandidates(*idx)}
 		events.RecommendationsHandler(rec).ServeHTTP(w, r)
 	})))
+	mux.Handle("/console/", web.ConsoleHandler(a.auth))
+	mux.HandleFunc("/api/operator/", func(w http.ResponseWriter, r *http.Request) {
+		op := a.operator.Load()
+		if op == nil {
+			http.Error(w, "starting: the catalogue is not indexed yet", http.StatusServiceUnavailable)
+			return
+		}
+		(*op).ServeHTTP(w, r)
+	})
 	mux.Handle("/", web.Handler())
 	return mux
 }
@@ -601,7 +732,17 @@ func (a *app) catalogChanged(ctx context.Context, upserted []catalog.Product, re
 	if err := (*idx).Delete(ctx, removed); err != nil {
 		return err
 	}
-	return (*idx).Upsert(ctx, upserted)
+	if err := (*idx).Upsert(ctx, upserted); err != nil {
+		return err
+	}
+	if cs := a.chat.Load(); cs != nil {
+		all, err := a.products.All()
+		if err != nil {
+			return err
+		}
+		cs.SetBrands(chat.BrandNames(all))
+	}
+	return nil
 }
 
 // readyz is 200 only when the index answers a real query and the session
@@ -628,6 +769,10 @@ func (a *app) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	if a.searchErr != nil {
 		fail("search model: " + a.searchErr.Error())
+		return
+	}
+	if a.rankErr != nil {
+		fail("rerank model: " + a.rankErr.Error())
 		return
 	}
 	if err := a.store.Ping(ctx); err != nil {

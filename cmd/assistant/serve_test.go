@@ -45,7 +45,7 @@ func startServe(t *testing.T, extra ...string) *server {
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{addr: addr, cancel: cancel, done: make(chan error, 1)}
-	args := append([]string{"serve", "--addr", addr, "--log-level", "warn", "--intent-model", "../../models/intent", "--search-model", ""}, extra...)
+	args := append([]string{"serve", "--addr", addr, "--log-level", "warn", "--intent-model", "../../models/intent", "--search-model", "", "--rerank-model", ""}, extra...)
 	go func() { s.done <- run(ctx, func() {}, args, io.Discard, io.Discard) }()
 	t.Cleanup(func() { s.stop(t) })
 	deadline := time.Now().Add(90 * time.Second)
@@ -146,7 +146,7 @@ func serveEndToEnd(t *testing.T, args ...string) {
 	if code, body := get(t, "http://"+s.addr+"/healthz"); code != 200 || body != "ok\n" {
 		t.Fatalf("healthz %d %q", code, body)
 	}
-	if code, body := get(t, "http://"+s.addr+"/"); code != 200 || !strings.Contains(body, "/ws") {
+	if code, body := get(t, "http://"+s.addr+"/"); code != 200 || !strings.Contains(body, "widget.js") {
 		t.Fatalf("page %d", code)
 	}
 
