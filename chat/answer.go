@@ -76,7 +76,7 @@ type tokenSender struct {
 
 func (t *tokenSender) add(tok string) {
 	t.pending += tok
-	if len(t.c.send) < cap(t.c.send)/2 {
+	if t.c.queued() < t.c.srv.cfg.SendQueueFrames/2 {
 		t.flush()
 	}
 }

@@ -39,7 +39,13 @@ type conn struct {
 	ws  *websocket.Conn
 	log *slog.Logger
 
-	send        chan outbound
+	// The send queue: frames waiting for the writer, oldest first, capped
+	// at SendQueueFrames frames and SendQueueBytes bytes. A slice that
+	// grows on demand (and is dropped once written) rather than a
+	// preallocated channel, so an idle connection holds no queue memory.
+	sendMu      sync.Mutex
+	sendBuf     []outbound
+	sendReady   chan struct{} // capacity 1: wakes the writer
 	queuedBytes atomic.Int64
 	inbox       chan ClientFrame
 
@@ -62,15 +68,15 @@ type conn struct {
 func newConn(srv *Server, ws *websocket.Conn, log *slog.Logger) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &conn{
-		srv:     srv,
-		ws:      ws,
-		log:     log,
-		send:    make(chan outbound, srv.cfg.SendQueueFrames),
-		inbox:   make(chan ClientFrame, srv.cfg.PendingTurnsPerConn),
-		ctx:     ctx,
-		cancel:  cancel,
-		drainCh: make(chan struct{}),
-		done:    make(chan struct{}),
+		srv:       srv,
+		ws:        ws,
+		log:       log,
+		sendReady: make(chan struct{}, 1),
+		inbox:     make(chan ClientFrame, srv.cfg.PendingTurnsPerConn),
+		ctx:       ctx,
+		cancel:    cancel,
+		drainCh:   make(chan struct{}),
+		done:      make(chan struct{}),
 	}
 }
 
@@ -147,20 +153,52 @@ func (c *conn) enqueue(f ServerFrame) bool {
 		c.slowConsumer()
 		return false
 	}
-	select {
-	case c.send <- outbound{data: data}:
-		if f.Type == TypeError {
-			c.srv.metrics.errors.WithLabelValues(f.Code).Inc()
-		}
-		return true
-	case <-c.ctx.Done():
+	if c.ctx.Err() != nil {
 		c.queuedBytes.Add(-int64(len(data)))
 		return false
-	default:
+	}
+	if !c.push(outbound{data: data}, c.srv.cfg.SendQueueFrames) {
 		c.queuedBytes.Add(-int64(len(data)))
 		c.slowConsumer()
 		return false
 	}
+	if f.Type == TypeError {
+		c.srv.metrics.errors.WithLabelValues(f.Code).Inc()
+	}
+	return true
+}
+
+// push appends m to the send queue unless it already holds limit frames
+// (limit < 0: no limit), and wakes the writer.
+func (c *conn) push(m outbound, limit int) bool {
+	c.sendMu.Lock()
+	if limit >= 0 && len(c.sendBuf) >= limit {
+		c.sendMu.Unlock()
+		return false
+	}
+	c.sendBuf = append(c.sendBuf, m)
+	c.sendMu.Unlock()
+	select {
+	case c.sendReady <- struct{}{}:
+	default: // the writer is already woken
+	}
+	return true
+}
+
+// queued is the number of frames waiting for the writer.
+func (c *conn) queued() int {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	return len(c.sendBuf)
+}
+
+// takeQueued removes and returns every queued frame.
+func (c *conn) takeQueued() []outbound {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	b := c.sendBuf
+	c.sendBuf = nil
+	return b
 }
 
 func (c *conn) slowConsumer() {
@@ -249,11 +287,10 @@ func (c *conn) worker() {
 }
 
 // queueClose asks the writer to send a close frame after the frames already
-// queued. It blocks only until the queue has room or the connection ends.
+// queued (past the frame cap: it is the last frame).
 func (c *conn) queueClose(code int, reason string) {
-	select {
-	case c.send <- outbound{close: &closeFrame{code: code, reason: reason}}:
-	case <-c.ctx.Done():
+	if c.ctx.Err() == nil {
+		c.push(outbound{close: &closeFrame{code: code, reason: reason}}, -1)
 	}
 }
 
@@ -263,23 +300,25 @@ func (c *conn) writePump() {
 	defer ping.Stop()
 	for {
 		select {
-		case m := <-c.send:
-			_ = c.ws.SetWriteDeadline(time.Now().Add(cfg.WriteWait))
-			if m.close != nil {
-				_ = c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(m.close.code, m.close.reason))
-				// The client answers the close frame, which ends readPump; if
-				// it does not, the socket is closed after the write wait.
-				select {
-				case <-c.ctx.Done():
-				case <-time.After(cfg.WriteWait):
-					c.terminate()
+		case <-c.sendReady:
+			for _, m := range c.takeQueued() {
+				_ = c.ws.SetWriteDeadline(time.Now().Add(cfg.WriteWait))
+				if m.close != nil {
+					_ = c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(m.close.code, m.close.reason))
+					// The client answers the close frame, which ends readPump; if
+					// it does not, the socket is closed after the write wait.
+					select {
+					case <-c.ctx.Done():
+					case <-time.After(cfg.WriteWait):
+						c.terminate()
+					}
+					return
 				}
-				return
-			}
-			c.queuedBytes.Add(-int64(len(m.data)))
-			if err := c.ws.WriteMessage(websocket.TextMessage, m.data); err != nil {
-				c.terminate()
-				return
+				c.queuedBytes.Add(-int64(len(m.data)))
+				if err := c.ws.WriteMessage(websocket.TextMessage, m.data); err != nil {
+					c.terminate()
+					return
+				}
 			}
 		case <-ping.C:
 			_ = c.ws.SetWriteDeadline(time.Now().Add(cfg.WriteWait))
