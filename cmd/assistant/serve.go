@@ -229,11 +229,16 @@ func runServe(ctx context.Context, stop context.CancelFunc, args []string, stdou
 	if keys != nil {
 		sealer = keys
 	}
-	store, err := sessions.New(ctx, sessions.Config{DataDir: cfg.dataDir, RedisURL: cfg.redisURL, TTL: cfg.sessionTTL, Sealer: sealer})
+	raw, err := sessions.New(ctx, sessions.Config{DataDir: cfg.dataDir, RedisURL: cfg.redisURL, TTL: cfg.sessionTTL, Sealer: sealer})
 	if err != nil {
 		return fmt.Errorf("session store: %w", err)
 	}
-	defer store.Close()
+	// Keep chatting through a session-store outage: writes are held in
+	// memory and flushed when it is back (sessions.Buffered). Its Close
+	// flushes once more and closes raw.
+	buffered := sessions.NewBuffered(raw, sessions.BufferConfig{Log: log})
+	defer buffered.Close()
+	var store sessions.Store = buffered
 
 	products, err := catalog.OpenStore(cfg.dataDir)
 	if err != nil {
@@ -244,7 +249,7 @@ func runServe(ctx context.Context, stop context.CancelFunc, args []string, stdou
 	a := &app{log: log, store: store, products: products, adminToken: cfg.adminToken, caches: retrieval.NewCacheCollector(),
 		perIP: limit.NewPerIP(limit.Config{Rate: cfg.ipRate, Burst: cfg.ipBurst, TrustForwardedFor: cfg.trustProxy})}
 	var client *redis.Client // shared with the session store when it is Redis
-	if rs, ok := store.(*sessions.Redis); ok {
+	if rs, ok := raw.(*sessions.Redis); ok {
 		client = rs.Client()
 		// Replicas share operator messages and session changes over Redis.
 		bus := redisbus.New(client, "sa:bus:", log)
@@ -267,7 +272,14 @@ func runServe(ctx context.Context, stop context.CancelFunc, args []string, stdou
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), a.caches,
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "assistant_rate_limited_total", Help: "Requests refused with 429 by the per-IP limit."}, func() float64 { return float64(a.perIP.Limited()) }))
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "assistant_rate_limited_total", Help: "Requests refused with 429 by the per-IP limit."}, func() float64 { return float64(a.perIP.Limited()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "assistant_session_store_degraded", Help: "1 while the session store is down and writes are held in memory."}, func() float64 {
+			if buffered.Degraded() {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "assistant_session_store_held_turns", Help: "Transcript turns held in memory, waiting for the session store."}, func() float64 { return float64(buffered.Held()) }))
 	metrics := chat.NewMetrics(reg)
 
 	ln, err := net.Listen("tcp", cfg.addr)
