@@ -169,6 +169,44 @@ func runProfilesContract(t *testing.T, open profilesFactory) {
 		}
 	})
 
+	t.Run("Delete", func(t *testing.T) {
+		t.Parallel()
+		ps := open(t, ProfileConfig{Lookup: testLookup})
+		now := time.Now()
+		q := ev("x4", Search, "ann", "", now)
+		q.Query = "red laptop"
+		annEvs := []Event{ev("x1", View, "ann", "lap-acme", now), ev("x2", Purchase, "ann", "ink-hp", now), ev("x3", Click, "ann", "lap-zeta", now), q}
+		if err := ps.Apply(ctx, append(annEvs, ev("y1", View, "ben", "lap-zeta", now))); err != nil {
+			t.Fatal(err)
+		}
+		found, err := ps.Delete(ctx, "ann")
+		if err != nil || !found {
+			t.Fatalf("Delete(ann) = %v, %v; want true", found, err)
+		}
+		p, err := ps.Get(ctx, "ann")
+		if err != nil || p.Events() != 0 || len(p.Brands)+len(p.Categories)+len(p.PriceBands)+len(p.RecentViews)+len(p.Purchased)+len(p.RecentQueries) != 0 {
+			t.Fatalf("ann's profile after Delete: %+v, %v", p, err)
+		}
+		if found, err := ps.Delete(ctx, "ann"); err != nil || found {
+			t.Fatalf("second Delete(ann) = %v, %v; want false", found, err)
+		}
+		if p, err := ps.Get(ctx, "ben"); err != nil || p.Events() != 1 || len(p.RecentViews) != 1 {
+			t.Fatalf("ben's profile after deleting ann's: %+v, %v", p, err)
+		}
+		// Trending counts hold no shopper and stay.
+		if tr, err := ps.Trending(ctx, Hour, 10); err != nil || len(tr) != 3 {
+			t.Fatalf("trending after Delete: %+v, %v; want 3 products", tr, err)
+		}
+		// Deleted events stay applied (seen): re-applying them does not
+		// bring the profile back.
+		if err := ps.Apply(ctx, annEvs); err != nil {
+			t.Fatal(err)
+		}
+		if p, _ := ps.Get(ctx, "ann"); p.Events() != 0 {
+			t.Fatalf("redelivered events recreated the profile: %+v", p)
+		}
+	})
+
 	t.Run("Trending", func(t *testing.T) {
 		t.Parallel()
 		c := &clock{t: time.Now()}
@@ -267,6 +305,81 @@ func runStreamContract(t *testing.T, open streamFactory) {
 			if c != 1 {
 				t.Fatalf("%s delivered %d times without any failure", id, c)
 			}
+		}
+	})
+
+	t.Run("Erase", func(t *testing.T) {
+		t.Parallel()
+		s := open(t, Config{Batch: 64, Consumer: "c1", ClaimIdle: time.Hour})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var mu sync.Mutex
+		got := map[string]int{}
+		consume := func(ctx context.Context) {
+			_ = s.Consume(ctx, func(_ context.Context, evs []Event) error {
+				mu.Lock()
+				for _, e := range evs {
+					got[e.ID]++
+				}
+				mu.Unlock()
+				return nil
+			})
+		}
+		delivered := func(n int) func() bool {
+			return func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == n }
+		}
+		// Each batch interleaves two users, so they share stream entries.
+		batch := func(tag string, n int) []Event {
+			var b []Event
+			for i := range n {
+				user, sess := "ann", ""
+				if i%2 == 1 {
+					user, sess = "", "ben-session"
+				}
+				e := ev(fmt.Sprint(tag, i), View, user, "p", time.Now())
+				e.SessionID = sess
+				b = append(b, e)
+			}
+			return b
+		}
+		// Applied first: on Redis these stay in the stream until trimmed.
+		if err := s.Publish(ctx, batch("a", 20)); err != nil {
+			t.Fatal(err)
+		}
+		c1, stop1 := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); consume(c1) }()
+		waitFor(t, delivered(20))
+		if p, ok := s.(interface {
+			Pending(context.Context) (int64, error)
+		}); ok {
+			waitFor(t, func() bool { n, err := p.Pending(ctx); return err == nil && n == 0 })
+		}
+		stop1()
+		<-done
+		// Not applied yet.
+		if err := s.Publish(ctx, batch("b", 10)); err != nil {
+			t.Fatal(err)
+		}
+		n, err := s.(Eraser).Erase(ctx, func(e *Event) bool { return e.UserID == "ann" })
+		if err != nil || n < 5 {
+			t.Fatalf("Erase = %d, %v; want at least ann's 5 unapplied events", n, err)
+		}
+		go consume(ctx)
+		waitFor(t, delivered(25)) // ben's 5 new ones, not ann's
+		time.Sleep(200 * time.Millisecond)
+		mu.Lock()
+		defer mu.Unlock()
+		for id, c := range got {
+			if c != 1 {
+				t.Errorf("%s delivered %d times", id, c)
+			}
+			if id[0] == 'b' && id[1]%2 == 0 { // b0, b2, …: ann's
+				t.Errorf("erased event %s delivered", id)
+			}
+		}
+		if len(got) != 25 {
+			t.Errorf("%d events delivered, want 25", len(got))
 		}
 	})
 

@@ -35,6 +35,30 @@
 // server-assigned ids (and, with Redis, a different ts) make a retry a new
 // event. The in-process stream loses queued events when the process dies.
 //
+// # Personal data: pseudonyms, erasure, retention
+//
+// With Config.Pseudonymize (privacy.Pseudonymizer.ID), Service.Stream
+// replaces every event's user and session id by its pseudonym before the
+// event is published — the one path of POST /api/events and of the chat's
+// event frames — and Service.Profiles looks profiles up (Get, Delete) by
+// the pseudonym of the id asked for: raw ids never reach the stream or a
+// profile key, and callers keep using raw ids.
+//
+// Service.Erase(user, its session ids) takes the matching events out of
+// the stream (InProcess: still queued; Redis: every entry within MaxLen
+// and MaxAge, applied or not; other shoppers' events sharing an entry are
+// kept) and deletes the profiles kept under the user and under each
+// session (Profiles.Delete). What stays, holding no user or session id:
+// trending counts (per product) and the ids of applied events (seen
+// hashes, for idempotency).
+//
+// Retention: a profile goes ProfileTTL (30 days) after its last event
+// (Redis: key expiry; memory: read as empty at once, swept later); the
+// Redis stream keeps at most about MaxLen entries and none older than
+// MaxAge (7 days; each consumer trims once a minute); seen ids go after
+// SeenTTL (24 h); trending buckets after 2 h (minutes) and 48 h (hours).
+// The in-process stream and profiles live only as long as the process.
+//
 // # Concurrency
 //
 // Every exported type is safe for concurrent use except Generator. Any

@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -19,7 +20,10 @@ type InProcess struct {
 	ready  chan struct{} // signalled (non-blocking) when q grows
 }
 
-var _ Stream = (*InProcess)(nil)
+var (
+	_ Stream = (*InProcess)(nil)
+	_ Eraser = (*InProcess)(nil)
+)
 
 // NewInProcess returns an in-process stream with cfg's QueueSize and Batch.
 func NewInProcess(cfg Config) *InProcess {
@@ -108,6 +112,18 @@ func (s *InProcess) Consume(ctx context.Context, apply ApplyFunc) error {
 			}
 		}
 	}
+}
+
+// Erase implements Eraser: it removes matching events still queued.
+func (s *InProcess) Erase(ctx context.Context, match func(*Event) bool) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, unavailable("erase", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.q)
+	s.q = slices.DeleteFunc(s.q, func(e Event) bool { return match(&e) })
+	return n - len(s.q), nil
 }
 
 // Close implements Stream: later Publish calls return ErrClosed.

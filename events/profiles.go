@@ -155,6 +155,12 @@ type Profiles interface {
 	// Get returns a shopper's profile as of now; an unknown shopper gets an
 	// empty profile, not an error.
 	Get(ctx context.Context, shopper string) (Profile, error)
+	// Delete erases everything kept under shopper — affinities, counts,
+	// recently viewed, purchases, recent queries — and reports whether
+	// there was anything. Trending counts are per product and carry no
+	// shopper, and the ids of applied events (kept SeenTTL for
+	// idempotency) carry no shopper either: both stay.
+	Delete(ctx context.Context, shopper string) (bool, error)
 	// Trending returns the k products with the highest weighted event
 	// counts over the last window (rounded up to whole minutes up to 2 h,
 	// whole hours up to 48 h), best first.

@@ -244,6 +244,18 @@ func (m *MemoryProfiles) Get(ctx context.Context, shopper string) (Profile, erro
 	return out, nil
 }
 
+// Delete implements Profiles.
+func (m *MemoryProfiles) Delete(ctx context.Context, shopper string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, unavailable("delete", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.users[shopper]
+	delete(m.users, shopper)
+	return ok, nil
+}
+
 // Trending implements Profiles.
 func (m *MemoryProfiles) Trending(ctx context.Context, window time.Duration, k int) ([]TrendingItem, error) {
 	if err := ctx.Err(); err != nil {

@@ -365,6 +365,17 @@ func (r *RedisProfiles) Get(ctx context.Context, shopper string) (Profile, error
 	return out, nil
 }
 
+// Delete implements Profiles: one DEL of the shopper's four keys (u, rv,
+// pu, q).
+func (r *RedisProfiles) Delete(ctx context.Context, shopper string) (bool, error) {
+	P := r.cfg.KeyPrefix
+	n, err := r.c.Del(ctx, P+"u:"+shopper, P+"rv:"+shopper, P+"pu:"+shopper, P+"q:"+shopper).Result()
+	if err != nil {
+		return false, unavailable("delete", err)
+	}
+	return n > 0, nil
+}
+
 // trendingScript: KEYS[1] temporary destination, KEYS[2..] buckets; ARGV
 // 1 k, 2 prefix, 3.. minute numbers whose buckets count too unless already
 // rolled up into their hour (P rl:M exists). Returns the top k with scores.

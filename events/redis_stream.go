@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,7 +22,9 @@ import (
 // batches, apply, then XACK; entries left pending longer than ClaimIdle by
 // a dead or failing consumer are taken over with XAUTOCLAIM. Delivery is
 // at-least-once; the apply function makes it exactly-once in effect by
-// deduplicating on the event id.
+// deduplicating on the event id. Entries leave the stream by MAXLEN
+// trimming, by age (Config.MaxAge: each consumer runs XTRIM MINID once a
+// minute) or by Erase.
 type RedisStream struct {
 	c   *redis.Client
 	cfg Config
@@ -36,7 +39,10 @@ type RedisStream struct {
 	closeOnce sync.Once
 }
 
-var _ Stream = (*RedisStream)(nil)
+var (
+	_ Stream = (*RedisStream)(nil)
+	_ Eraser = (*RedisStream)(nil)
+)
 
 // ApplyRedisDefaults sets the timeouts and options the events package
 // expects on a client it creates (fail fast when Redis is down).
@@ -135,7 +141,7 @@ func (s *RedisStream) checkLag() {
 // failing stays pending and is retried every ClaimInterval once idle for
 // ClaimIdle (watch XPENDING); it does not hold up newer entries.
 func (s *RedisStream) Consume(ctx context.Context, apply ApplyFunc) error {
-	var lastClaim time.Time
+	var lastClaim, lastTrim time.Time
 	backoff := 100 * time.Millisecond
 	pause := func() error {
 		select {
@@ -149,6 +155,10 @@ func (s *RedisStream) Consume(ctx context.Context, apply ApplyFunc) error {
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if time.Since(lastTrim) >= trimEvery {
+			_ = s.trimAge(ctx) // an outage shows in the reads below
+			lastTrim = time.Now()
 		}
 		if time.Since(lastClaim) >= s.cfg.ClaimInterval {
 			n, err := s.claim(ctx, apply)
@@ -245,6 +255,116 @@ func (s *RedisStream) applyAck(ctx context.Context, msgs []redis.XMessage, apply
 		return unavailable("ack", err)
 	}
 	return nil
+}
+
+// trimEvery is how often a consumer trims entries older than MaxAge.
+const trimEvery = time.Minute
+
+// trimAge deletes the entries older than MaxAge (by their id's time).
+func (s *RedisStream) trimAge(ctx context.Context) error {
+	minID := strconv.FormatInt(time.Now().Add(-s.cfg.MaxAge).UnixMilli(), 10) + "-0"
+	if err := s.c.XTrimMinID(ctx, s.key, minID).Err(); err != nil {
+		return unavailable("trim", err)
+	}
+	return nil
+}
+
+// eraseScript: KEYS stream; ARGV 1 entry id, 2 group, 3 the entry's events
+// to keep ("" for none), 4 max len, 5 "1" when the group had delivered the
+// entry before the scan. If the entry is still there, its kept events are
+// added as a new entry when the group may still need them (not delivered
+// yet, or pending: a redelivery is applied once, by id), then the entry is
+// deleted and acknowledged. Returns 1 when the entry was removed.
+var eraseScript = redis.NewScript(`
+if #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 0 then return 0 end
+if ARGV[3] ~= '' then
+  local needed = ARGV[5] ~= '1'
+  if not needed then
+    needed = #redis.call('XPENDING', KEYS[1], ARGV[2], ARGV[1], ARGV[1], 1) > 0
+  end
+  if needed then
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', 'e', ARGV[3])
+  end
+end
+redis.call('XDEL', KEYS[1], ARGV[1])
+redis.call('XACK', KEYS[1], ARGV[2], ARGV[1])
+return 1
+`)
+
+// eraseBatch is how many entries one XRANGE of Erase reads.
+const eraseBatch = 500
+
+// Erase implements Eraser: it reads the whole stream (at most about MaxLen
+// entries, eraseBatch per XRANGE) and rewrites each entry holding a
+// matching event with one script: the entry goes, the other events in it
+// are added again as a new entry unless the group has applied them
+// already. Cost: O(stream length) reads, one script per entry touched.
+func (s *RedisStream) Erase(ctx context.Context, match func(*Event) bool) (int, error) {
+	if err := s.ensureGroup(ctx); err != nil {
+		return 0, err
+	}
+	groups, err := s.c.XInfoGroups(ctx, s.key).Result()
+	if err != nil {
+		return 0, unavailable("erase", err)
+	}
+	delivered := "0-0"
+	for _, g := range groups {
+		if g.Name == s.cfg.Group {
+			delivered = g.LastDeliveredID
+		}
+	}
+	removed := 0
+	for start := "-"; ; {
+		msgs, err := s.c.XRangeN(ctx, s.key, start, "+", eraseBatch).Result()
+		if err != nil {
+			return removed, unavailable("erase", err)
+		}
+		for _, m := range msgs {
+			raw, _ := m.Values["e"].(string)
+			evs := decodeEntry(nil, []byte(raw))
+			var kept []byte
+			n := 0
+			for i := range evs {
+				if match(&evs[i]) {
+					n++
+				} else {
+					kept = appendEvent(kept, &evs[i])
+				}
+			}
+			if n == 0 {
+				continue
+			}
+			wasDelivered := "0"
+			if streamIDLE(m.ID, delivered) {
+				wasDelivered = "1"
+			}
+			ok, err := eraseScript.Run(ctx, s.c, []string{s.key}, m.ID, s.cfg.Group, kept, s.cfg.MaxLen, wasDelivered).Int()
+			if err != nil {
+				return removed, unavailable("erase", err)
+			}
+			if ok == 1 {
+				removed += n
+			}
+		}
+		if len(msgs) < eraseBatch {
+			return removed, nil
+		}
+		start = "(" + msgs[len(msgs)-1].ID
+	}
+}
+
+// streamIDLE reports whether stream id a ("ms-seq") is at or before b.
+func streamIDLE(a, b string) bool {
+	am, as := splitStreamID(a)
+	bm, bs := splitStreamID(b)
+	return am < bm || (am == bm && as <= bs)
+}
+
+func splitStreamID(id string) (uint64, uint64) {
+	ms, seq, _ := strings.Cut(id, "-")
+	m, _ := strconv.ParseUint(ms, 10, 64)
+	q, _ := strconv.ParseUint(seq, 10, 64)
+	return m, q
 }
 
 // Pending is the number of entries delivered to a consumer of the group

@@ -51,6 +51,17 @@ type Stream interface {
 	Close() error
 }
 
+// Eraser is implemented by the streams that can take events back out
+// (InProcess, RedisStream), for erasure requests: Service.Erase uses it.
+type Eraser interface {
+	// Erase removes every event for which match is true from the stream
+	// and returns how many it removed. Other events stored with them stay
+	// deliverable. match gets events as stored (pseudonymous ids when
+	// Config.Pseudonymize is set). An event a consumer has already taken
+	// and is applying at that moment is beyond reach.
+	Erase(ctx context.Context, match func(*Event) bool) (int, error)
+}
+
 // Defaults applied to zero Config fields.
 const (
 	DefaultQueueSize     = 100_000
@@ -63,6 +74,9 @@ const (
 	DefaultKeyPrefix     = "sa:ev:"
 	DefaultGroup         = "profiles"
 	DefaultRedisTimeout  = time.Second
+	// DefaultStreamMaxAge is Config.MaxAge's default: as old as an event
+	// may be when it is accepted (Limits.MaxAge).
+	DefaultStreamMaxAge = DefaultMaxAge
 )
 
 // Config selects and tunes the stream. Zero fields take the defaults.
@@ -103,6 +117,19 @@ type Config struct {
 	ClaimIdle time.Duration
 	// ClaimInterval is how often a consumer runs XAUTOCLAIM (default 5s).
 	ClaimInterval time.Duration
+	// MaxAge bounds how long an entry stays in the Redis stream, applied
+	// or not: every consumer trims entries older than this once a minute
+	// (XTRIM MINID), beside the MaxLen bound (default 7 days, as old as an
+	// accepted event may be; at least a minute).
+	MaxAge time.Duration
+	// Pseudonymize, when set (privacy.Pseudonymizer.ID), replaces the user
+	// and session ids of every event published through Service.Stream, and
+	// the shopper id of every Service.Profiles look-up, by their
+	// pseudonyms: raw ids never reach the stream or the profile keys, and
+	// profiles and recommendations still work by raw id. The empty id stays
+	// empty. Changing the function orphans existing profiles (they expire
+	// after ProfileConfig.ProfileTTL).
+	Pseudonymize func(string) string
 }
 
 // Validate reports the first invalid field without contacting a backend.
@@ -126,6 +153,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxLen > 0 && c.MaxLen < 1000 {
 		return fmt.Errorf("events: max len %d is below 1000", c.MaxLen)
+	}
+	if c.MaxAge != 0 && c.MaxAge < time.Minute {
+		return fmt.Errorf("events: stream max age %v is under a minute", c.MaxAge)
 	}
 	return nil
 }
@@ -162,6 +192,9 @@ func (c Config) withDefaults() Config {
 	if c.ClaimInterval == 0 {
 		c.ClaimInterval = DefaultClaimInterval
 	}
+	if c.MaxAge == 0 {
+		c.MaxAge = DefaultStreamMaxAge
+	}
 	return c
 }
 
@@ -169,10 +202,10 @@ func (c Config) withDefaults() Config {
 func (c Config) String() string {
 	c = c.withDefaults()
 	if c.Backend == "redis" {
-		return fmt.Sprintf("events: redis stream %s key=%q group=%q consumer=%q maxlen~%d batch=%d claim-idle=%v",
-			redisopt.MaskURL(c.RedisURL), c.KeyPrefix+"stream", c.Group, c.Consumer, c.MaxLen, c.Batch, c.ClaimIdle)
+		return fmt.Sprintf("events: redis stream %s key=%q group=%q consumer=%q maxlen~%d max-age=%v batch=%d claim-idle=%v pseudonyms=%v",
+			redisopt.MaskURL(c.RedisURL), c.KeyPrefix+"stream", c.Group, c.Consumer, c.MaxLen, c.MaxAge, c.Batch, c.ClaimIdle, c.Pseudonymize != nil)
 	}
-	return fmt.Sprintf("events: in-process stream queue=%d batch=%d", c.QueueSize, c.Batch)
+	return fmt.Sprintf("events: in-process stream queue=%d batch=%d pseudonyms=%v", c.QueueSize, c.Batch, c.Pseudonymize != nil)
 }
 
 // NewStream validates cfg and returns the configured stream. For the redis

@@ -51,6 +51,10 @@ type Buffered struct {
 	log   *slog.Logger
 	cache *lru.Cache[string, Session]
 
+	// flushMu is held by each flush and by DeleteUser, so an erasure
+	// never races a held write of the same sessions.
+	flushMu sync.Mutex
+
 	mu      sync.Mutex
 	pending map[string]*held // by session id
 	order   []string         // session ids in the order they were first held
@@ -261,6 +265,49 @@ func (b *Buffered) History(ctx context.Context, id string, limit int) ([]Turn, e
 	return out, nil
 }
 
+// DeleteUser implements Store. It waits for a flush in progress, erases
+// the user's sessions in the backend, then drops everything this process
+// holds of them: held writes of the deleted sessions, sessions of the user
+// created during an outage and not written yet (their ids are added to the
+// result), and cached metadata. When the backend fails (ErrUnavailable)
+// nothing is dropped: erasure cannot be held for later, the caller retries.
+func (b *Buffered) DeleteUser(ctx context.Context, userID string) ([]string, error) {
+	b.flushMu.Lock()
+	defer b.flushMu.Unlock()
+	ids, err := b.Store.DeleteUser(ctx, userID)
+	if err != nil && !errors.Is(err, ErrCorrupt) {
+		return ids, err
+	}
+	gone := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		gone[id] = true
+	}
+	b.mu.Lock()
+	dropped := map[string]bool{}
+	for id, h := range b.pending {
+		if !gone[id] && (h.create == nil || h.create.UserID != userID) {
+			continue
+		}
+		if !gone[id] {
+			ids = append(ids, id)
+			gone[id] = true
+		}
+		b.turns -= len(h.turns)
+		delete(b.pending, id)
+		dropped[id] = true
+	}
+	if len(dropped) > 0 {
+		b.order = slices.DeleteFunc(b.order, func(id string) bool { return dropped[id] })
+	}
+	b.mu.Unlock()
+	for _, id := range b.cache.Keys() {
+		if s, ok := b.cache.Peek(id); ok && (gone[id] || s.UserID == userID) {
+			b.cache.Remove(id)
+		}
+	}
+	return ids, err
+}
+
 // remember caches a session's metadata.
 func (b *Buffered) remember(s Session) {
 	s.Meta = maps.Clone(s.Meta)
@@ -296,6 +343,8 @@ func (b *Buffered) loop() {
 // flush writes held changes, session by session in the order they were
 // first held, until the backend fails again.
 func (b *Buffered) flush() {
+	b.flushMu.Lock()
+	defer b.flushMu.Unlock()
 	for {
 		b.mu.Lock()
 		if len(b.order) == 0 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -393,6 +394,69 @@ func runContract(t *testing.T, open storeFactory) {
 		mustNil(t, err)
 		assertTurns(t, h, want)
 		mustNil(t, s2.Ping(ctx))
+	})
+
+	t.Run("DeleteUser", func(t *testing.T) {
+		t.Parallel()
+		s, reopen := open(t, hour)
+		turn := Turn{ID: "m1", Role: RoleShopper, Text: "my address is 1 Main St"}
+		a1, a2, b1, anon := NewID(), NewID(), NewID(), NewID()
+		mustNil(t, s.Create(ctx, Session{ID: a1, UserID: "alice", Meta: map[string]string{"lang": "en"}}))
+		mustNil(t, s.Append(ctx, a1, turn))
+		mustNil(t, s.SetMeta(ctx, a1, map[string]string{"handoff": "pending"}))
+		mustNil(t, s.Create(ctx, Session{ID: a2, UserID: "alice"}))
+		mustNil(t, s.Create(ctx, Session{ID: b1, UserID: "bob"}))
+		mustNil(t, s.Append(ctx, b1, turn))
+		mustNil(t, s.Create(ctx, Session{ID: anon}))
+		// A session id of alice's that expired and was taken by bob: bob's.
+		reused := NewID()
+		mustNil(t, s.Create(ctx, Session{ID: reused, UserID: "alice", UpdatedAt: time.Now().Add(-hour - time.Minute)}))
+		mustNil(t, s.Create(ctx, Session{ID: reused, UserID: "bob"}))
+
+		if _, err := s.DeleteUser(ctx, ""); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("DeleteUser(\"\") = %v, want ErrInvalid", err)
+		}
+		ids, err := s.DeleteUser(ctx, "alice")
+		mustNil(t, err)
+		slices.Sort(ids)
+		want := []string{a1, a2}
+		slices.Sort(want)
+		if !slices.Equal(ids, want) {
+			t.Fatalf("DeleteUser(alice) = %v, want %v", ids, want)
+		}
+		assertGone(t, s, a1)
+		assertGone(t, s, a2)
+		for _, id := range []string{b1, reused, anon} {
+			if _, err := s.Get(ctx, id); err != nil {
+				t.Fatalf("Get(%s) after erasing alice: %v", id, err)
+			}
+		}
+		if h, err := s.History(ctx, b1, 0); err != nil || len(h) != 1 {
+			t.Fatalf("bob's history after erasing alice: %v, %v", h, err)
+		}
+		ids, err = s.DeleteUser(ctx, "alice")
+		if err != nil || len(ids) != 0 {
+			t.Fatalf("second DeleteUser(alice) = %v, %v; want none", ids, err)
+		}
+		// The index survives a restart.
+		a3 := NewID()
+		mustNil(t, s.Create(ctx, Session{ID: a3, UserID: "alice"}))
+		mustNil(t, s.Close())
+		s2 := reopen()
+		ids, err = s2.DeleteUser(ctx, "alice")
+		if err != nil || !slices.Equal(ids, []string{a3}) {
+			t.Fatalf("DeleteUser(alice) after reopen = %v, %v; want [%s]", ids, err, a3)
+		}
+		ids, err = s2.DeleteUser(ctx, "bob")
+		slices.Sort(ids)
+		want = []string{b1, reused}
+		slices.Sort(want)
+		if err != nil || !slices.Equal(ids, want) {
+			t.Fatalf("DeleteUser(bob) = %v, %v; want %v", ids, err, want)
+		}
+		if _, err := s2.Get(ctx, anon); err != nil {
+			t.Fatalf("anonymous session after erasing both users: %v", err)
+		}
 	})
 
 	t.Run("Ping", func(t *testing.T) {

@@ -28,6 +28,25 @@
 // cursor; a session updated while a client pages jumps to the front and is
 // not repeated on later pages, others are neither repeated nor skipped.
 //
+// # Erasure and retention
+//
+// DeleteUser erases a user's sessions (metadata, transcript, index
+// entries) through a user → sessions index written by Create: a bucket in
+// the embedded file, a hash per user in Redis that expires with the user's
+// last session. The index names a user by Config.UserKey (a keyed hash,
+// e.g. the privacy pseudonymizer), by a SHA-256 of the id when records are
+// encrypted and no UserKey is set, else by the plain id; the sessions keep
+// the raw user id (sealed when encrypted), which DeleteUser checks before
+// deleting, so a reused session id is never erased for the wrong user.
+// Nothing else is kept per user: a session is gone TTL after its last
+// update (Config.TTL, --session-ttl), its index entry with it. Buffered
+// drops held writes and cached metadata of the erased sessions, and
+// sessions of the user created during an outage that were never written.
+// Erasure is logical: bbolt does not wipe freed pages, so erased bytes can
+// stay in sessions.db's free space until reused (ciphertext when
+// encrypted, but session ids and index keys are clear), and Redis keeps
+// them in its AOF/RDB files until the next rewrite or snapshot.
+//
 // # Hot path cost (one chat turn: History then Append)
 //
 // Embedded: History is a read transaction walking the last N keys of the
@@ -36,5 +55,8 @@
 // the disk's fsync latency.
 // Redis: History is one MULTI round trip (EXISTS + LRANGE -N -1); Append and
 // SetMeta are one EVALSHA round trip each (a Lua script: RPUSH, HSET,
-// PEXPIREAT, ZADD), atomic on the server.
+// PEXPIREAT, ZADD, and for a session with a user an HSET on its index),
+// atomic on the server. DeleteUser (not on the hot path): embedded, one
+// write transaction; Redis, HKEYS, one pipelined HGET per session of the
+// user and one script.
 package sessions

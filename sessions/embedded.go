@@ -24,10 +24,16 @@ const EmbeddedFile = "sessions.db"
 //	sessions: id -> Session JSON (Turns is the number of stored turns)
 //	updated:  ts(8, big-endian, sign bit flipped) + id -> nil, ordered by UpdatedAt
 //	turns:    id -> nested bucket: seq(8, big-endian, from 1) -> Turn JSON
+//	users:    uvarint(len(K)) + K + id -> nil, K = Config.UserKey(user id),
+//	          for DeleteUser; written by Create, removed with the session
+//	meta:     "user_key" -> UserKey(probe), to notice a changed key function
 var (
 	bucketSessions = []byte("sessions")
 	bucketUpdated  = []byte("updated")
 	bucketTurns    = []byte("turns")
+	bucketUsers    = []byte("users")
+	bucketMeta     = []byte("meta")
+	metaUserKey    = []byte("user_key")
 )
 
 // sweepBatch bounds the deletions of one sweep transaction, so the sweeper
@@ -38,10 +44,11 @@ const sweepBatch = 500
 // <DataDir>/sessions.db. It is safe for concurrent use; writes are
 // serialised by bbolt and each write is one fsync'ed transaction.
 type Embedded struct {
-	db    *bolt.DB
-	ttl   time.Duration
-	now   func() time.Time
-	codec codec
+	db      *bolt.DB
+	ttl     time.Duration
+	now     func() time.Time
+	codec   codec
+	userKey func(string) string
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -53,6 +60,10 @@ var _ Store = (*Embedded)(nil)
 
 // OpenEmbedded opens (creating if needed) the store in cfg.DataDir and starts
 // its sweeper. It fails after a second if another process holds the file.
+// When the file has no user index yet, or one built with another
+// Config.UserKey (or encryption setting), the index is rebuilt from the
+// sessions in the same transaction: one pass over them, opening each
+// sealed user id (sessions whose user id cannot be opened are left out).
 func OpenEmbedded(cfg Config) (*Embedded, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("sessions: embedded store needs a data dir")
@@ -72,25 +83,26 @@ func OpenEmbedded(cfg Config) (*Embedded, error) {
 		}
 		return nil, fmt.Errorf("sessions: open %s: %w", path, err)
 	}
+	e := &Embedded{
+		codec:   codec{cfg.Sealer},
+		userKey: cfg.userKeyFunc(),
+		db:      db,
+		ttl:     cfg.TTL,
+		now:     time.Now,
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketSessions, bucketUpdated, bucketTurns} {
+		for _, b := range [][]byte{bucketSessions, bucketUpdated, bucketTurns, bucketUsers, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
-		return nil
+		return e.checkUserIndex(tx)
 	})
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("sessions: init %s: %w", path, err)
-	}
-	e := &Embedded{
-		codec: codec{cfg.Sealer},
-		db:    db,
-		ttl:   cfg.TTL,
-		now:   time.Now,
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
 	}
 	go e.sweepLoop(cfg.SweepInterval)
 	return e, nil
@@ -141,11 +153,117 @@ func (e *Embedded) Create(ctx context.Context, s Session) error {
 			return err
 		}
 		// An expired session not yet swept may hold the id: drop its remains.
-		if err := deleteSession(tx, key); err != nil {
+		if err := e.deleteSession(tx, key); err != nil {
 			return err
+		}
+		if s.UserID != "" {
+			if err := tx.Bucket(bucketUsers).Put(userIndexKey(e.userKey(s.UserID), s.ID), nil); err != nil {
+				return err
+			}
 		}
 		return e.put(tx, s)
 	})
+}
+
+// DeleteUser implements Store: one write transaction.
+func (e *Embedded) DeleteUser(ctx context.Context, userID string) ([]string, error) {
+	if userID == "" {
+		return nil, fmt.Errorf("%w: empty user id", ErrInvalid)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	prefix := userIndexKey(e.userKey(userID), "")
+	var deleted []string
+	unreadable := 0
+	err := e.update("delete user", func(tx *bolt.Tx) error {
+		ub := tx.Bucket(bucketUsers)
+		var entries [][]byte
+		c := ub.Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			entries = append(entries, append([]byte(nil), k...))
+		}
+		for _, k := range entries {
+			id := k[len(prefix):]
+			owner, err := e.storedUser(tx, id)
+			switch {
+			case errors.Is(err, ErrNotFound):
+				// Swept, or the entry outlived its session: drop it.
+			case err != nil:
+				unreadable++
+				continue // keep the entry, so a retry with the key finds it
+			case owner != userID:
+				// The id was reused by another user's session.
+			default:
+				if err := e.deleteSession(tx, id); err != nil {
+					return err
+				}
+				deleted = append(deleted, string(id))
+			}
+			if err := ub.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if unreadable > 0 {
+		return deleted, fmt.Errorf("%w: %d indexed sessions kept: their user id cannot be decrypted", ErrCorrupt, unreadable)
+	}
+	return deleted, nil
+}
+
+// storedUser returns the opened user id of the session stored under id,
+// expired or not; ErrNotFound when there is none.
+func (e *Embedded) storedUser(tx *bolt.Tx, id []byte) (string, error) {
+	v := tx.Bucket(bucketSessions).Get(id)
+	if v == nil {
+		return "", ErrNotFound
+	}
+	var s Session
+	if err := json.Unmarshal(v, &s); err != nil {
+		return "", fmt.Errorf("%w: session %q: %w", ErrCorrupt, id, err)
+	}
+	return e.codec.openString(s.ID, "user_id", s.UserID)
+}
+
+// checkUserIndex rebuilds the user index when it was built with another
+// key function than the store's (or never): it clears the users bucket and
+// indexes every stored session whose user id opens.
+func (e *Embedded) checkUserIndex(tx *bolt.Tx) error {
+	probe := []byte(e.userKey(userKeyProbe))
+	mb := tx.Bucket(bucketMeta)
+	if bytes.Equal(mb.Get(metaUserKey), probe) {
+		return nil
+	}
+	if err := tx.DeleteBucket(bucketUsers); err != nil {
+		return err
+	}
+	ub, err := tx.CreateBucket(bucketUsers)
+	if err != nil {
+		return err
+	}
+	err = tx.Bucket(bucketSessions).ForEach(func(k, _ []byte) error {
+		user, err := e.storedUser(tx, k)
+		if err != nil || user == "" {
+			return nil // unreadable without the right key: nothing to index by
+		}
+		return ub.Put(userIndexKey(e.userKey(user), string(k)), nil)
+	})
+	if err != nil {
+		return err
+	}
+	return mb.Put(metaUserKey, probe)
+}
+
+// userIndexKey is the users bucket key of session id under user key uk;
+// with id "" it is the prefix of all of uk's entries.
+func userIndexKey(uk, id string) []byte {
+	k := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(uk)+len(id)), uint64(len(uk)))
+	k = append(k, uk...)
+	return append(k, id...)
 }
 
 // Get implements Store.
@@ -362,14 +480,21 @@ func (e *Embedded) expired(updated time.Time) bool {
 	return !updated.Add(e.ttl).After(e.now())
 }
 
-// deleteSession removes every trace of id.
-func deleteSession(tx *bolt.Tx, id []byte) error {
+// deleteSession removes every trace of id: record, transcript, list index
+// entry and user index entry (unless its user id cannot be opened; then
+// DeleteUser drops that entry when it finds the session gone).
+func (e *Embedded) deleteSession(tx *bolt.Tx, id []byte) error {
 	sb := tx.Bucket(bucketSessions)
 	if v := sb.Get(id); v != nil {
 		var s Session
 		if json.Unmarshal(v, &s) == nil {
 			if err := tx.Bucket(bucketUpdated).Delete(indexKey(s.UpdatedAt, s.ID)); err != nil {
 				return err
+			}
+			if user, err := e.codec.openString(s.ID, "user_id", s.UserID); err == nil && user != "" {
+				if err := tx.Bucket(bucketUsers).Delete(userIndexKey(e.userKey(user), s.ID)); err != nil {
+					return err
+				}
 			}
 		}
 		if err := sb.Delete(id); err != nil {
@@ -419,7 +544,7 @@ func (e *Embedded) sweep() (int, error) {
 				if v := tx.Bucket(bucketSessions).Get(id); v != nil {
 					var s Session
 					if json.Unmarshal(v, &s) == nil && bytes.Equal(indexKey(s.UpdatedAt, s.ID), k) {
-						if err := deleteSession(tx, id); err != nil {
+						if err := e.deleteSession(tx, id); err != nil {
 							return err
 						}
 						n++

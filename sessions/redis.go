@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,29 +21,44 @@ import (
 // It is safe for concurrent use. Keys, with P the configured prefix:
 //
 //	P s:ID  hash: user_id, created, updated (unix ns), turns, nonce (of the
-//	        last write), m:KEY per meta key
+//	        last write), m:KEY per meta key, uk (the user's index key, for
+//	        sessions with a user)
 //	P t:ID  list of Turn JSON, oldest first
 //	P idx   sorted set of ids scored by updated (unix ms), for List
+//	P us:K  hash, the user index for DeleteUser, K = Config.UserKey(user
+//	        id): session id → the session's expire-at (unix ms), and the
+//	        field "" → the greatest of them
+//	P usidx string: UserKey(probe), to notice a changed key function
 //
 // Both per-session keys expire TTL after the last update (PEXPIREAT renewed
-// by every write); index members older than TTL are removed lazily by Create
-// and List. Every write is one Lua script, so it is atomic and costs one
-// round trip. Create and Append carry a random nonce stored with the
+// by every write); a user's index key expires with the last of its
+// sessions (every write renews it too, never shortening it); index members
+// older than TTL are removed lazily by Create and List, user index members
+// of expired sessions by DeleteUser. Every write is one Lua script, so it
+// is atomic and costs one round trip. Create and Append carry a random nonce stored with the
 // session, so when go-redis retries a call whose reply was lost (read
 // timeout, EOF after the script ran) the retry writes nothing: no
 // duplicated turns, no spurious ErrExists.
 type Redis struct {
-	codec  codec
-	c      *redis.Client
-	prefix string
-	ttl    time.Duration
-	now    func() time.Time
+	codec   codec
+	c       *redis.Client
+	prefix  string
+	ttl     time.Duration
+	now     func() time.Time
+	userKey func(string) string
 }
 
 var _ Store = (*Redis)(nil)
 
 // OpenRedis connects to cfg.RedisURL and pings it once, so a wrong address or
-// password fails here with a clear error. Once open, the client reconnects
+// password fails here with a clear error. When the user index was built
+// with another Config.UserKey (or encryption setting), or never (data
+// written by an older version), it is rebuilt: every P us:* key is
+// deleted and every session re-indexed, one SCAN pass each, once per
+// deployment and change. Replicas must share one UserKey; after changing
+// it, start one replica first (a rebuild running beside writes of another
+// replica may drop their fresh index entries until those sessions are
+// written again). Once open, the client reconnects
 // by itself after an outage; calls made meanwhile fail fast with
 // ErrUnavailable, bounded by the dial/read/write timeouts.
 func OpenRedis(ctx context.Context, cfg Config) (*Redis, error) {
@@ -63,6 +79,10 @@ func OpenRedis(ctx context.Context, cfg Config) (*Redis, error) {
 		_ = r.c.Close()
 		return nil, fmt.Errorf("sessions: cannot reach redis at %s: %w", redisopt.MaskURL(cfg.RedisURL), err)
 	}
+	if err := r.checkUserIndex(ctx); err != nil {
+		_ = r.c.Close()
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -75,10 +95,11 @@ func applyRedisDefaults(opt *redis.Options, cfg Config) {
 }
 
 // NewRedisFromClient wraps an existing client (shared with other packages);
-// Close closes it. cfg supplies TTL and KeyPrefix.
+// Close closes it. cfg supplies TTL, KeyPrefix, Sealer and UserKey. Unlike
+// OpenRedis it does not check (nor rebuild) the user index.
 func NewRedisFromClient(c *redis.Client, cfg Config) *Redis {
 	cfg = cfg.withDefaults()
-	return &Redis{codec: codec{cfg.Sealer}, c: c, prefix: cfg.KeyPrefix, ttl: cfg.TTL, now: time.Now}
+	return &Redis{codec: codec{cfg.Sealer}, c: c, prefix: cfg.KeyPrefix, ttl: cfg.TTL, now: time.Now, userKey: cfg.userKeyFunc()}
 }
 
 // Client returns the underlying client, for packages that share the
@@ -88,6 +109,9 @@ func (r *Redis) Client() *redis.Client { return r.c }
 func (r *Redis) sessKey(id string) string  { return r.prefix + "s:" + id }
 func (r *Redis) turnsKey(id string) string { return r.prefix + "t:" + id }
 func (r *Redis) idxKey() string            { return r.prefix + "idx" }
+func (r *Redis) userIdxKey(user string) string {
+	return r.prefix + "us:" + r.userKey(user)
+}
 
 // Ping implements Store.
 func (r *Redis) Ping(ctx context.Context) error {
@@ -105,16 +129,35 @@ func (r *Redis) Close() error {
 	return nil
 }
 
-// createScript: KEYS s, t, idx; ARGV expire-at ms, index cutoff ms, score
-// ms, id, nonce, field/value pairs. Returns 0 when the id is taken by
-// another call (a retry of this very call, same nonce, returns 1).
-var createScript = redis.NewScript(`
+// luaIndex records in user index uk that session id expires at ms at, and
+// extends uk's own expiry to at when that is later than any before (the
+// field "" holds the latest). Prepended to the scripts that write.
+const luaIndex = `
+local function index(uk, id, at)
+  redis.call('HSET', uk, id, at)
+  local m = tonumber(redis.call('HGET', uk, '') or '0')
+  if tonumber(at) > m then
+    redis.call('HSET', uk, '', at)
+    redis.call('PEXPIREAT', uk, at)
+  end
+end
+`
+
+// createScript: KEYS s, t, idx, and the user index key when the session
+// has a user; ARGV expire-at ms, index cutoff ms, score ms, id, nonce,
+// field/value pairs. Returns 0 when the id is taken by another call (a
+// retry of this very call, same nonce, returns 1).
+var createScript = redis.NewScript(luaIndex + `
 if redis.call('EXISTS', KEYS[1]) == 1 then
   if redis.call('HGET', KEYS[1], 'nonce') == ARGV[5] then return 1 end
   return 0
 end
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[1], 'nonce', ARGV[5], unpack(ARGV, 6))
+if KEYS[4] then
+  redis.call('HSET', KEYS[1], 'uk', KEYS[4])
+  index(KEYS[4], ARGV[4], ARGV[1])
+end
 redis.call('PEXPIREAT', KEYS[1], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
@@ -125,7 +168,7 @@ return 1
 // nonce, turn JSON... Returns the turn count, -1 when the session is
 // missing. The nonce makes the client's automatic retry of a call whose
 // reply was lost (timeout, EOF) a no-op instead of a second copy.
-var appendScript = redis.NewScript(`
+var appendScript = redis.NewScript(luaIndex + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if #ARGV < 6 or redis.call('HGET', KEYS[1], 'nonce') == ARGV[5] then
   return redis.call('LLEN', KEYS[2])
@@ -135,13 +178,15 @@ redis.call('HSET', KEYS[1], 'updated', ARGV[2], 'turns', n, 'nonce', ARGV[5])
 redis.call('PEXPIREAT', KEYS[1], ARGV[1])
 redis.call('PEXPIREAT', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
+local uk = redis.call('HGET', KEYS[1], 'uk')
+if uk then index(uk, ARGV[4], ARGV[1]) end
 return n
 `)
 
 // setMetaScript: KEYS s, t, idx; ARGV expire-at ms, updated ns, score ms, id,
 // then field/value pairs, an empty value deleting the field. Returns -1 when
 // the session is missing.
-var setMetaScript = redis.NewScript(`
+var setMetaScript = redis.NewScript(luaIndex + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 for i = 5, #ARGV, 2 do
   if ARGV[i+1] == '' then
@@ -154,6 +199,8 @@ redis.call('HSET', KEYS[1], 'updated', ARGV[2])
 redis.call('PEXPIREAT', KEYS[1], ARGV[1])
 if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIREAT', KEYS[2], ARGV[1]) end
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
+local uk = redis.call('HGET', KEYS[1], 'uk')
+if uk then index(uk, ARGV[4], ARGV[1]) end
 return 1
 `)
 
@@ -195,7 +242,11 @@ func (r *Redis) create(ctx context.Context, s Session, nonce string) error {
 			args = append(args, metaField+k, r.codec.sealString(s.ID, "meta:"+k, v))
 		}
 	}
-	n, err := createScript.Run(ctx, r.c, r.keys(s.ID), args...).Int()
+	keys := r.keys(s.ID)
+	if s.UserID != "" {
+		keys = append(keys, r.userIdxKey(s.UserID))
+	}
+	n, err := createScript.Run(ctx, r.c, keys, args...).Int()
 	if err != nil {
 		return unavailable("create", err)
 	}
@@ -438,4 +489,208 @@ func mapRedisErr(op string, err error) error {
 		return ErrNotFound
 	}
 	return unavailable(op, err)
+}
+
+// deleteUserScript: KEYS user index, idx, then s and t of each candidate;
+// ARGV candidate count N, N pairs (id, stored user_id value as read), then
+// ids of stale index members. A candidate is deleted only if its stored
+// user_id is still the value read (else the id was reused meanwhile);
+// deleted and stale ids leave the index, which goes when nothing is left.
+// Returns the deleted ids.
+var deleteUserScript = redis.NewScript(`
+local n = tonumber(ARGV[1])
+local out = {}
+for i = 1, n do
+  local id = ARGV[2 * i]
+  if redis.call('HGET', KEYS[1 + 2 * i], 'user_id') == ARGV[2 * i + 1] then
+    redis.call('DEL', KEYS[1 + 2 * i], KEYS[2 + 2 * i])
+    redis.call('ZREM', KEYS[2], id)
+    redis.call('HDEL', KEYS[1], id)
+    out[#out + 1] = id
+  end
+end
+for j = 2 * n + 2, #ARGV do redis.call('HDEL', KEYS[1], ARGV[j]) end
+if redis.call('HLEN', KEYS[1]) <= 1 then redis.call('DEL', KEYS[1]) end
+return out
+`)
+
+// DeleteUser implements Store: HKEYS of the user's index, one pipelined
+// HGET per indexed session to check its owner, then one script that
+// deletes the owner's sessions.
+func (r *Redis) DeleteUser(ctx context.Context, userID string) ([]string, error) {
+	if userID == "" {
+		return nil, fmt.Errorf("%w: empty user id", ErrInvalid)
+	}
+	uk := r.userIdxKey(userID)
+	members, err := r.c.HKeys(ctx, uk).Result()
+	if err != nil {
+		return nil, unavailable("delete user", err)
+	}
+	ids := slices.DeleteFunc(members, func(id string) bool { return id == "" })
+	if len(ids) == 0 {
+		return []string{}, nil
+	}
+	cmds, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, id := range ids {
+			p.HGet(ctx, r.sessKey(id), "user_id")
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, unavailable("delete user", err)
+	}
+	keys := []string{uk, r.idxKey()}
+	args := []any{0}
+	var stale []any
+	unreadable := 0
+	for i, id := range ids {
+		stored, err := cmds[i].(*redis.StringCmd).Result()
+		if errors.Is(err, redis.Nil) {
+			stale = append(stale, id) // expired
+			continue
+		}
+		owner, err := r.codec.openString(id, "user_id", stored)
+		switch {
+		case err != nil:
+			unreadable++ // kept in the index for a retry with the right key
+		case owner != userID:
+			stale = append(stale, id) // the id was reused by another user
+		default:
+			keys = append(keys, r.sessKey(id), r.turnsKey(id))
+			args = append(args, id, stored)
+		}
+	}
+	args[0] = (len(args) - 1) / 2
+	args = append(args, stale...)
+	deleted, err := deleteUserScript.Run(ctx, r.c, keys, args...).StringSlice()
+	if err != nil {
+		return nil, unavailable("delete user", err)
+	}
+	if unreadable > 0 {
+		return deleted, fmt.Errorf("%w: %d indexed sessions kept: their user id cannot be decrypted", ErrCorrupt, unreadable)
+	}
+	return deleted, nil
+}
+
+// indexScript: KEYS pairs (s, user index); ARGV pairs (id, expire-at ms).
+// Indexes each session that still exists.
+var indexScript = redis.NewScript(luaIndex + `
+for i = 1, #KEYS, 2 do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    redis.call('HSET', KEYS[i], 'uk', KEYS[i + 1])
+    index(KEYS[i + 1], ARGV[i], ARGV[i + 1])
+  end
+end
+return 0
+`)
+
+// scanBatch is the COUNT of each SCAN and the most sessions indexed by one
+// script while rebuilding the user index.
+const scanBatch = 500
+
+// checkUserIndex rebuilds the user index unless P usidx says it was built
+// with the store's key function.
+func (r *Redis) checkUserIndex(ctx context.Context) error {
+	marker, probe := r.prefix+"usidx", r.userKey(userKeyProbe)
+	got, err := r.c.Get(ctx, marker).Result()
+	if err == nil && got == probe {
+		return nil
+	}
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return unavailable("check user index", err)
+	}
+	old := r.c.Scan(ctx, 0, globEscape(r.prefix+"us:")+"*", scanBatch).Iterator()
+	var batch []string
+	for old.Next(ctx) {
+		if batch = append(batch, old.Val()); len(batch) == scanBatch {
+			if err := r.c.Unlink(ctx, batch...).Err(); err != nil {
+				return unavailable("rebuild user index", err)
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := old.Err(); err != nil {
+		return unavailable("rebuild user index", err)
+	}
+	if len(batch) > 0 {
+		if err := r.c.Unlink(ctx, batch...).Err(); err != nil {
+			return unavailable("rebuild user index", err)
+		}
+	}
+	sess := r.c.Scan(ctx, 0, globEscape(r.prefix+"s:")+"*", scanBatch).Iterator()
+	batch = batch[:0]
+	for sess.Next(ctx) {
+		if batch = append(batch, sess.Val()); len(batch) == scanBatch {
+			if err := r.indexSessions(ctx, batch); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := sess.Err(); err != nil {
+		return unavailable("rebuild user index", err)
+	}
+	if err := r.indexSessions(ctx, batch); err != nil {
+		return err
+	}
+	if err := r.c.Set(ctx, marker, probe, 0).Err(); err != nil {
+		return unavailable("rebuild user index", err)
+	}
+	return nil
+}
+
+// indexSessions adds the sessions stored under keys (P s:ID) to the user
+// index; sessions without a user id, or whose user id does not open, are
+// skipped.
+func (r *Redis) indexSessions(ctx context.Context, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	users := make([]*redis.StringCmd, len(keys))
+	ttls := make([]*redis.DurationCmd, len(keys))
+	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			users[i] = p.HGet(ctx, k, "user_id")
+			ttls[i] = p.PTTL(ctx, k)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return unavailable("rebuild user index", err)
+	}
+	now := r.now()
+	var skeys []string
+	var args []any
+	for i, k := range keys {
+		id := strings.TrimPrefix(k, r.prefix+"s:")
+		user, err := r.codec.openString(id, "user_id", users[i].Val())
+		if err != nil || user == "" {
+			continue
+		}
+		at := now.Add(r.ttl) // no expiry: as if written now
+		if d := ttls[i].Val(); d > 0 {
+			at = now.Add(d + time.Second) // PTTL is rounded down; outlive the session
+		}
+		skeys = append(skeys, k, r.userIdxKey(user))
+		args = append(args, id, at.UnixMilli())
+	}
+	if len(skeys) == 0 {
+		return nil
+	}
+	if err := indexScript.Run(ctx, r.c, skeys, args...).Err(); err != nil {
+		return unavailable("rebuild user index", err)
+	}
+	return nil
+}
+
+// globEscape quotes the SCAN MATCH pattern characters in s.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		if strings.ContainsRune(`*?[]\^`, c) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }

@@ -3,6 +3,7 @@ package sessions
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -70,6 +71,15 @@ type Config struct {
 	// Sealer, when set, encrypts transcripts, user ids and metadata at rest
 	// (see codec); nil stores them in plain text.
 	Sealer Sealer
+	// UserKey names a user in the user → sessions index that DeleteUser
+	// reads (the sessions themselves keep the user id, sealed when Sealer
+	// is set). Set it to a keyed hash such as privacy.Pseudonymizer.ID so
+	// the index holds no user id a guess can confirm. Nil: SHA-256 of the
+	// user id when Sealer is set (no user id in plain text at rest, but a
+	// guessed id can be checked against it), else the user id itself.
+	// Changing it (or turning encryption on) rebuilds the index when the
+	// store is next opened (see OpenEmbedded, OpenRedis).
+	UserKey func(userID string) string
 }
 
 // Validate reports the first invalid field. It does not contact any backend.
@@ -154,6 +164,31 @@ func NewID() string {
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥ 1.24).
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
+
+// userKeyFunc returns the function naming users in the index (see
+// Config.UserKey).
+func (c Config) userKeyFunc() func(string) string {
+	switch {
+	case c.UserKey != nil:
+		return c.UserKey
+	case c.Sealer != nil:
+		return func(u string) string {
+			h := sha256.Sum256([]byte(userKeyDomain + u))
+			return base64.RawURLEncoding.EncodeToString(h[:])
+		}
+	default:
+		return func(u string) string { return u }
+	}
+}
+
+// userKeyDomain separates the default index hash from other uses of
+// SHA-256 over user ids.
+const userKeyDomain = "shopassist/sessions/user-index/v1\x00"
+
+// userKeyProbe is hashed with the configured UserKey and stored beside the
+// index: when the stored value differs at open, the key function changed
+// and the index is rebuilt. It names no user.
+const userKeyProbe = "\x00shopassist user-index probe"
 
 func checkID(id string) error {
 	if id == "" || len(id) > MaxIDLen {

@@ -98,6 +98,16 @@ type Store interface {
 	SetMeta(ctx context.Context, id string, kv map[string]string) error
 	// List pages through live sessions, most recently updated first.
 	List(ctx context.Context, opt ListOptions) (Page, error)
+	// DeleteUser erases every session whose UserID is userID — metadata,
+	// transcript and index entries, expired sessions not yet swept
+	// included — and returns their ids (empty, not an error, when there are
+	// none). It finds them through the user → sessions index kept by
+	// Create, then checks each session's stored user id, so a session id
+	// reused by someone else is never deleted. Sessions whose user id cannot
+	// be decrypted (ErrCorrupt) are left in place and reported in an error
+	// wrapping ErrCorrupt, returned together with the ids that were
+	// deleted. An empty userID returns ErrInvalid.
+	DeleteUser(ctx context.Context, userID string) ([]string, error)
 	// Ping checks that the backend answers.
 	Ping(ctx context.Context) error
 	// Close releases the backend.

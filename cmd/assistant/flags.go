@@ -41,7 +41,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 }
 
 // secretFlags are printed masked.
-var secretFlags = map[string]bool{"admin-token": true, "rerank-token": true, "llm-api-key": true, "operator-password": true}
+var secretFlags = map[string]bool{"admin-token": true, "rerank-token": true, "llm-api-key": true, "operator-password": true, "pseudonym-key": true}
 
 // effectiveConfig lists every flag's value for the start-up log, with
 // secrets masked and passwords in URLs removed.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -84,6 +85,9 @@ type serveConfig struct {
 	llmModel        string
 	llmAPIKey       string
 	llmFirstToken   time.Duration
+	pseudonymKey    string
+	eventsTTL       time.Duration
+	eventsMaxAge    time.Duration
 }
 
 func serveFlags(cfg *serveConfig) *flag.FlagSet {
@@ -119,6 +123,9 @@ func serveFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.Float64Var(&cfg.ipRate, "ip-rate", 10, "per client IP: WebSocket connections and search/recommendation requests per second (token bucket; 0 disables); over it the client gets 429")
 	fs.IntVar(&cfg.ipBurst, "ip-burst", 60, "per client IP: requests allowed at once above --ip-rate")
 	fs.BoolVar(&cfg.trustProxy, "trust-proxy", false, "take the client IP from X-Forwarded-For (only behind a proxy that sets it, such as deploy/nginx.conf)")
+	fs.StringVar(&cfg.pseudonymKey, "pseudonym-key", "", "base64 of ≥ 32 random bytes (openssl rand -base64 32) keying pseudonymous user and session ids in events, profiles and the session store's user index; keep it apart from the encryption keys (rotating it changes every pseudonym); empty: ids kept as given (demo mode; --production refuses this)")
+	fs.DurationVar(&cfg.eventsTTL, "events-profile-ttl", events.DefaultProfileTTL, "delete a shopper's profile this long after its last event")
+	fs.DurationVar(&cfg.eventsMaxAge, "events-max-age", events.DefaultStreamMaxAge, "Redis event stream: drop entries older than this")
 	fs.BoolVar(&cfg.production, "production", false, "production mode: refuse to start without an encryption key (demo mode only warns)")
 	fs.IntVar(&cfg.cacheEntries, "cache-entries", retrieval.DefaultCacheEntries, "size of the in-process LRU caches of search results and query embeddings (0 turns them off); cleared on every catalogue change")
 	fs.StringVar(&cfg.qdrantAddr, "qdrant-addr", "", "Qdrant gRPC address host:port (usually :6334) to keep product vectors in; empty keeps them in the data dir")
@@ -166,6 +173,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.llmBaseURL != "" && c.llmModel == "" {
 		return errors.New("--llm-base-url needs --llm-model")
+	}
+	if c.eventsMaxAge < time.Minute || c.eventsTTL < time.Hour {
+		return errors.New("--events-max-age must be ≥ 1m and --events-profile-ttl ≥ 1h")
 	}
 	if c.ipRate < 0 || c.ipBurst < 1 {
 		return fmt.Errorf("--ip-rate must be >= 0 and --ip-burst >= 1")
@@ -229,7 +239,11 @@ func runServe(ctx context.Context, stop context.CancelFunc, args []string, stdou
 	if keys != nil {
 		sealer = keys
 	}
-	raw, err := sessions.New(ctx, sessions.Config{DataDir: cfg.dataDir, RedisURL: cfg.redisURL, TTL: cfg.sessionTTL, Sealer: sealer})
+	pseudo, err := loadPseudonymizer(cfg, log)
+	if err != nil {
+		return err
+	}
+	raw, err := sessions.New(ctx, sessions.Config{DataDir: cfg.dataDir, RedisURL: cfg.redisURL, TTL: cfg.sessionTTL, Sealer: sealer, UserKey: pseudo})
 	if err != nil {
 		return fmt.Errorf("session store: %w", err)
 	}
@@ -262,8 +276,8 @@ func runServe(ctx context.Context, stop context.CancelFunc, args []string, stdou
 		}
 	}
 	a.events, err = events.Start(ctx,
-		events.Config{Backend: cfg.eventsStream, RedisURL: cfg.redisURL, MaxLen: cfg.eventsMaxLen, QueueSize: cfg.eventsQueue},
-		events.ProfileConfig{Backend: cfg.eventsStream, RedisURL: cfg.redisURL, HalfLife: cfg.eventsHalfLife, Lookup: a.lookup},
+		events.Config{Backend: cfg.eventsStream, RedisURL: cfg.redisURL, MaxLen: cfg.eventsMaxLen, QueueSize: cfg.eventsQueue, MaxAge: cfg.eventsMaxAge, Pseudonymize: pseudo},
+		events.ProfileConfig{Backend: cfg.eventsStream, RedisURL: cfg.redisURL, HalfLife: cfg.eventsHalfLife, ProfileTTL: cfg.eventsTTL, Lookup: a.lookup},
 		cfg.eventsConsumers, client)
 	if err != nil {
 		return fmt.Errorf("events: %w", err)
@@ -598,6 +612,35 @@ func rerankerName(rf rankFlags) string {
 	return rf.model + " on " + rf.device
 }
 
+// loadPseudonymizer reads --pseudonym-key: nil (ids kept as given) when
+// empty, which --production refuses.
+func loadPseudonymizer(cfg serveConfig, log *slog.Logger) (func(string) string, error) {
+	if cfg.pseudonymKey == "" {
+		if cfg.production {
+			return nil, errors.New("--production needs --pseudonym-key (base64 of ≥ 32 random bytes)")
+		}
+		log.Warn("user and session ids are stored as given in events and profiles: set --pseudonym-key (demo mode; --production refuses this)")
+		return nil, nil
+	}
+	secret, err := base64.StdEncoding.DecodeString(cfg.pseudonymKey)
+	if err != nil {
+		return nil, errors.New("--pseudonym-key: not standard base64")
+	}
+	pz, err := privacy.NewPseudonymizer(secret)
+	if err != nil {
+		return nil, fmt.Errorf("--pseudonym-key: %w", err)
+	}
+	return pz.ID, nil
+}
+
+// auditErase records an erasure request (issued with the admin token).
+// The user id is not logged (the log would keep what was erased).
+func (a *app) auditErase(_ context.Context, action, _ string, counts any) {
+	res, _ := counts.(eraseResult)
+	a.log.Info("operator action", "action", action, "operator", "admin-token",
+		"sessions", res.Sessions, "events", res.Events, "profiles", res.Profiles, "error", res.Error)
+}
+
 // loadKeys reads the encryption keyring: --encryption-key-file, else the
 // environment; nil when neither is set.
 func loadKeys(cfg serveConfig) (*privacy.Keyring, error) {
@@ -673,6 +716,7 @@ func (a *app) routes(reg *prometheus.Registry) http.Handler {
 	})))
 	mux.Handle("/api/catalog", catalog.Handler(a.products, a.adminToken, a.catalogChanged))
 	mux.Handle("POST /api/events", events.Handler(a.events.Stream, events.Limits{}, time.Now, a.log))
+	mux.Handle("DELETE /api/users/{id}", eraseUserHandler(a.store, a.events, tokenAuthorizer(a.adminToken), a.auditErase))
 	mux.Handle("GET /api/profile", requireToken(a.adminToken, events.ProfileHandler(a.events.Profiles)))
 	mux.Handle("GET /api/recommendations", a.perIP.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		idx := a.index.Load()
