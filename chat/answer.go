@@ -28,7 +28,8 @@ const llmHistory = 6
 // failed (timeout, error, closed socket, the turn's deadline) or the guard
 // found a product or price that was not retrieved. Fallbacks are counted
 // by reason.
-func (s *Server) render(ctx context.Context, c *conn, sess *sessionState, f ClientFrame, rep reply) string {
+// question is the shopper's message, redacted; replyTo its id.
+func (s *Server) render(ctx context.Context, c *conn, sess *sessionState, replyTo, question string, rep reply) string {
 	if s.llm == nil || !rep.grounded {
 		return rep.text
 	}
@@ -39,7 +40,7 @@ func (s *Server) render(ctx context.Context, c *conn, sess *sessionState, f Clie
 		defer cancel()
 	}
 	req := llm.Request{
-		Question: f.Text,
+		Question: question,
 		Intent:   rep.intent,
 		Products: llmProducts(rep.products),
 		Policies: llmPassages(rep.passages),
@@ -47,7 +48,7 @@ func (s *Server) render(ctx context.Context, c *conn, sess *sessionState, f Clie
 	}
 	start := time.Now()
 	first := true
-	tokens := tokenSender{c: c, replyTo: f.ID}
+	tokens := tokenSender{c: c, replyTo: replyTo}
 	text, err := s.llm.Stream(callCtx, req, func(tok string) {
 		if first {
 			first = false

@@ -19,6 +19,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/shopassist/shopassist/audit"
 	"github.com/shopassist/shopassist/demodata"
 	"github.com/shopassist/shopassist/internal/redistest"
 	"github.com/shopassist/shopassist/orders"
@@ -223,15 +224,24 @@ func newDialogHarness(t testing.TB, store sessions.Store, opts ...func(*Deps)) *
 }
 
 // headerAuth is the tests' OperatorAuth: the operator's name in
-// X-Operator.
-func headerAuth(r *http.Request) (string, bool) {
-	op := r.Header.Get("X-Operator")
-	return op, op != ""
+// X-Operator, the role in X-Role (default admin).
+func headerAuth(r *http.Request) (Operator, bool) {
+	op := Operator{Name: r.Header.Get("X-Operator"), Role: audit.Role(r.Header.Get("X-Role"))}
+	if op.Role == "" {
+		op.Role = audit.RoleAdmin
+	}
+	return op, op.Name != ""
 }
 
-// operatorCall makes an operator API request and decodes the JSON answer
-// into out (when not nil).
+// operatorCall makes an operator API request as an admin and decodes the
+// JSON answer into out (when not nil).
 func (h *dialogHarness) operatorCall(t testing.TB, method, path, operator string, body any, out any) int {
+	t.Helper()
+	return h.operatorCallAs(t, method, path, operator, audit.RoleAdmin, body, out)
+}
+
+// operatorCallAs is operatorCall with a role.
+func (h *dialogHarness) operatorCallAs(t testing.TB, method, path, operator string, role audit.Role, body any, out any) int {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -244,6 +254,7 @@ func (h *dialogHarness) operatorCall(t testing.TB, method, path, operator string
 	}
 	if operator != "" {
 		req.Header.Set("X-Operator", operator)
+		req.Header.Set("X-Role", string(role))
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -23,6 +23,7 @@ const (
 	metaLastText  = "last_text"  // the last turn's text, for the operator list
 	metaLastRole  = "last_role"  // and who wrote it
 	metaFeedback  = "fb:"        // + message id: feedbackRecord as JSON
+	metaOriginal  = "orig:"      // + message id: a redacted turn's original, sealed (see originals.go)
 )
 
 // dialogState is what the assistant remembers of a conversation between

@@ -23,10 +23,20 @@
 //
 // # The turn
 //
-// A turn reads the session's metadata (handoff state and dialog state). While
-// an operator holds the session (state agent) it only stores the message and
-// sends done. Otherwise it classifies the intent, stores the message, and the
-// dialog manager (decide) answers, in this order:
+// A turn reads the session's metadata (handoff state and dialog state) and
+// redacts the message (privacy.Redact: e-mail addresses, phone numbers,
+// card numbers, IBANs and street addresses become "[email]" …; order
+// numbers stay), counting what it replaced in
+// shopassist_redactions_total{kind}. From then on only the redacted text is
+// used: for the intent, the dialog, search, the LLM prompt, logs and the
+// stored transcript; the one exception is the address step of a change of
+// delivery address, which reads the message as typed. Answers (bot and
+// agent) go to the shopper as written and are stored redacted. The
+// original of a redacted message is kept only with Deps.Keys, sealed in
+// the session's metadata, for admins (see originals.go). While an operator
+// holds the session (state agent) the turn only stores the message and
+// sends done. Otherwise it classifies the intent, stores the message, and
+// the dialog manager (decide) answers, in this order:
 //
 //  1. a pending question: a clarifying question (budget, product type), an
 //     order number, a yes/no confirmation, a new delivery address — unless
@@ -60,14 +70,29 @@
 //
 // The handoff state lives in the session's metadata ("handoff",
 // "operator"): bot → handoff_pending (complaint or "talk to a human") →
-// agent (an operator takes over) → bot (hand back). Operator actions are
-// logged with the operator's name. Feedback frames are stored in the
-// metadata under "fb:<message id>" and shown with the turn in the operator
-// API.
+// agent (an operator takes over) → bot (hand back). Feedback frames are
+// stored in the metadata under "fb:<message id>" (the comment redacted) and
+// shown with the turn in the operator API.
+//
+// # Operators: roles and audit
+//
+// Config.OperatorAuth names the operator and role of each operator API
+// request (web.OperatorAuth); each endpoint checks the role with
+// audit.Role.Allows and answers 403 otherwise: viewers read, agents also
+// take over, reply and hand back, admins also export, read originals and
+// read the audit log. Every action and every refusal is appended to
+// Deps.Audit (Server.Audit) — a transcript view once per operator and
+// session per 10 minutes, since the console reloads it on every change.
+// A read whose record cannot be written is refused (503); a change is done
+// and its lost record counted (shopassist_audit_failures_total) and
+// logged. OperatorEndpoint gives an endpoint outside this package (the
+// erasure API) the same checks.
 //
 // # Cost
 //
 // Server is safe for concurrent use. The hot path of a product turn is one
+// redaction of the message and one of the answer (about 1 µs each without
+// personal data; see package privacy), one
 // session store read (metadata), one append for the shopper's message, one
 // index search, one append for the answer, one metadata write (dialog
 // state, last turn), and a few small JSON frames; slot extraction and the

@@ -152,7 +152,9 @@ func (s *Server) confirmOrderAction(ctx context.Context, st *dialogState) (reply
 
 func confirmQuestion(p *pending) string {
 	if p.Flow == "change_address" && p.Address != nil {
-		return fmt.Sprintf("Shall I change the delivery address of order %s to “%s”?", p.Order, p.Address)
+		// Not in quotes: privacy.Redact finds an address only where a word
+		// starts, and the stored copy of this question must be redacted.
+		return fmt.Sprintf("Shall I change the delivery address of order %s to %s?", p.Order, p.Address)
 	}
 	return fmt.Sprintf("Shall I cancel order %s?", p.Order)
 }

@@ -43,7 +43,11 @@ type reply struct {
 
 // turnInput is one message as the dialog manager sees it.
 type turnInput struct {
+	// text is the message redacted (privacy.Redact); raw is the message as
+	// typed, read only by the step that needs personal data to do its job
+	// (a new delivery address).
 	text    string
+	raw     string
 	label   string // the intent model's label
 	slots   intent.Slots
 	handoff string // the session's handoff state
@@ -671,7 +675,7 @@ func (s *Server) answerPending(ctx context.Context, sess *sessionState, st *dial
 		st.Act = "order:" + p.Flow + ":confirm"
 		return reply{act: st.Act, text: "Sorry, I didn't get that — " + confirmQuestion(p), suggestions: confirmChips(p.Flow)}, true, nil
 	case pendingAddress:
-		addr, ok := parseAddress(in.text)
+		addr, ok := parseAddress(in.raw)
 		if !ok {
 			if serviceIntent(in.label) && in.label != "change_shipping_address" {
 				st.Pending = nil

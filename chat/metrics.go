@@ -15,6 +15,8 @@ type Metrics struct {
 	llmFallbacks  *prometheus.CounterVec
 	rankFallbacks *prometheus.CounterVec
 	llmFirstToken prometheus.Histogram
+	redactions    *prometheus.CounterVec
+	auditFailures prometheus.Counter
 }
 
 // NewMetrics creates the chat metrics and registers them with reg.
@@ -66,7 +68,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time from the LLM call to its first streamed token.",
 			Buckets: []float64{.05, .1, .25, .5, 1, 2, 4, 8, 16},
 		}),
+		redactions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shopassist_redactions_total",
+			Help: "Pieces of personal data replaced in shopper messages and feedback comments before they were used, logged or stored, by kind: email, phone, card, iban, address.",
+		}, []string{"kind"}),
+		auditFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shopassist_audit_failures_total",
+			Help: "Operator actions whose audit record could not be written (reads were refused; changes were done and logged at error level).",
+		}),
 	}
-	reg.MustRegister(m.connections, m.turns, m.turnSeconds, m.intents, m.errors, m.slowConsumers, m.feedback, m.acts, m.llmFallbacks, m.rankFallbacks, m.llmFirstToken)
+	reg.MustRegister(m.connections, m.turns, m.turnSeconds, m.intents, m.errors, m.slowConsumers, m.feedback, m.acts, m.llmFallbacks, m.rankFallbacks, m.llmFirstToken, m.redactions, m.auditFailures)
 	return m
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -13,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shopassist/shopassist/audit"
 	"github.com/shopassist/shopassist/sessions"
 )
 
@@ -69,9 +72,18 @@ type operatorKey struct{}
 
 // OperatorHandler serves the operator API under /api/operator/ (mount it
 // there without stripping the prefix): the session list, a transcript,
-// takeover, agent messages, handback, export, analytics and a Server-Sent
-// Events stream of session changes (docs/protocol.md). Every request goes
-// through Config.OperatorAuth; without it the API answers 404.
+// takeover, agent messages, handback, export, the original of a redacted
+// message, the audit log, analytics and a Server-Sent Events stream of
+// session changes (docs/protocol.md). Every request goes through
+// Config.OperatorAuth (401; without the hook the API answers 404) and
+// then the operator's role (403 when the role does not allow the
+// endpoint's action: audit.Role.Allows): any role lists sessions, reads
+// transcripts and analytics and follows the stream; agents and admins
+// take over, reply and hand back; only admins export, read originals and
+// read the audit log. Every operator action and every refusal by role is
+// recorded in Deps.Audit (see Audit). Every response carries
+// security headers (nosniff, no referrer, no framing, a CSP that allows
+// nothing) and no-store; request bodies over 64 KiB get 413.
 //
 // Takeover, messages and handback are serialised per session within this
 // process; two replicas taking over one session at the same instant can
@@ -79,30 +91,173 @@ type operatorKey struct{}
 func (s *Server) OperatorHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/operator/sessions", s.opList)
-	mux.HandleFunc("GET /api/operator/sessions/{id}", s.opGet)
-	mux.HandleFunc("POST /api/operator/sessions/{id}/takeover", s.opTakeover)
-	mux.HandleFunc("POST /api/operator/sessions/{id}/messages", s.opMessage)
-	mux.HandleFunc("POST /api/operator/sessions/{id}/handback", s.opHandback)
-	mux.HandleFunc("GET /api/operator/sessions/{id}/export", s.opExport)
+	mux.Handle("GET /api/operator/sessions/{id}", s.allow(audit.ActionViewTranscript, s.opGet))
+	mux.Handle("POST /api/operator/sessions/{id}/takeover", s.allow(audit.ActionTakeover, s.opTakeover))
+	mux.Handle("POST /api/operator/sessions/{id}/messages", s.allow(audit.ActionReply, s.opMessage))
+	mux.Handle("POST /api/operator/sessions/{id}/handback", s.allow(audit.ActionHandback, s.opHandback))
+	mux.Handle("GET /api/operator/sessions/{id}/export", s.allow(audit.ActionExport, s.opExport))
+	mux.Handle("GET /api/operator/sessions/{id}/messages/{msg}/original", s.allow(audit.ActionViewOriginal, s.opOriginal))
+	mux.Handle("GET /api/operator/audit", s.allow(audit.ActionViewAudit, s.opAudit))
 	mux.HandleFunc("GET /api/operator/analytics", s.opAnalytics)
 	mux.HandleFunc("GET /api/operator/stream", s.opStream)
+	return s.guard(mux)
+}
+
+// OperatorEndpoint serves h as an operator endpoint outside this package
+// (the erasure API): with the operator API's headers and body limit,
+// Config.OperatorAuth (401; 404 without the hook) and the role's
+// permission for action (403, recorded as denied). h finds the operator
+// with OperatorFrom and records what it did with Audit.
+func (s *Server) OperatorEndpoint(action audit.Action, h http.Handler) http.Handler {
+	return s.guard(s.allow(action, h.ServeHTTP))
+}
+
+// OperatorFrom returns the operator of a request served by
+// OperatorHandler or OperatorEndpoint.
+func OperatorFrom(ctx context.Context) (Operator, bool) {
+	op, ok := ctx.Value(operatorKey{}).(Operator)
+	return op, ok
+}
+
+func operatorOf(r *http.Request) Operator {
+	op, _ := OperatorFrom(r.Context())
+	return op
+}
+
+// operatorCSP allows an API answer nothing: it is data, never a page.
+const operatorCSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+// guard is what every operator request goes through: security headers,
+// the body limit, then Config.OperatorAuth with a valid role.
+func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", operatorCSP)
+		h.Set("Cache-Control", "no-store")
 		if s.cfg.OperatorAuth == nil {
 			http.NotFound(w, r)
 			return
 		}
+		if r.ContentLength > operatorBodyLimit {
+			httpError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is over the operator API's limit of %d KiB", operatorBodyLimit>>10))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, operatorBodyLimit)
 		op, ok := s.cfg.OperatorAuth(r)
-		if !ok || op == "" {
+		if !ok || op.Name == "" {
 			httpError(w, http.StatusUnauthorized, "operator authorisation required")
 			return
 		}
-		mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), operatorKey{}, op)))
+		if !op.Role.Valid() {
+			httpError(w, http.StatusForbidden, fmt.Sprintf("operator %q has no valid role (viewer, agent or admin)", op.Name))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), operatorKey{}, op)))
 	})
 }
 
-func operatorOf(r *http.Request) string {
-	op, _ := r.Context().Value(operatorKey{}).(string)
-	return op
+// allow serves h only to roles that may do action; others get 403 and the
+// refusal is audited.
+func (s *Server) allow(action audit.Action, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		op := operatorOf(r)
+		if !op.Role.Allows(action) {
+			_ = s.Audit(r, audit.Record{Action: action, Outcome: audit.Denied, Session: r.PathValue("id"), Target: r.PathValue("msg")})
+			httpError(w, http.StatusForbidden, fmt.Sprintf("your role (%s) may not %s; that needs the %s role", op.Role, action.Describe(), action.Needs()))
+			return
+		}
+		h(w, r)
+	})
+}
+
+// auditTimeout bounds writing one audit record.
+const auditTimeout = 5 * time.Second
+
+// Audit records an operator action of r in Deps.Audit: the operator and
+// role of r (unless rec names them), its client address, the time, and
+// outcome OK unless rec says otherwise; it also logs the action. When the
+// record cannot be written it counts shopassist_audit_failures_total,
+// logs the record at error level and returns the error: callers refuse a
+// read (nothing is shown that is not audited) and report a change that is
+// already done.
+func (s *Server) Audit(r *http.Request, rec audit.Record) error {
+	if rec.Operator == "" {
+		op := operatorOf(r)
+		rec.Operator, rec.Role = op.Name, op.Role
+	}
+	if rec.IP == "" {
+		rec.IP = s.cfg.ClientIP(r)
+	}
+	if rec.Outcome == "" {
+		rec.Outcome = audit.OK
+	}
+	rec.Time = time.Now().UTC()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), auditTimeout)
+	defer cancel()
+	err := s.audit.Append(ctx, rec)
+	attrs := []any{"operator", rec.Operator, "role", rec.Role, "action", rec.Action, "outcome", rec.Outcome, "session", rec.Session, "target", rec.Target, "ip", rec.IP}
+	if err != nil {
+		s.metrics.auditFailures.Inc()
+		s.log.Error("audit record not written", append(attrs, "err", err)...)
+		return err
+	}
+	s.log.Info("operator action", attrs...)
+	return nil
+}
+
+// auditUnavailable answers a read whose audit record could not be written.
+func auditUnavailable(w http.ResponseWriter) {
+	httpError(w, http.StatusServiceUnavailable, "the audit log is unavailable, so this is not shown; try again in a moment")
+}
+
+// remoteIP is the host part of r.RemoteAddr.
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// viewWindow is how long a transcript view is remembered: the console
+// reloads an open transcript on every change, and one record per operator
+// and session per window says as much as one per reload.
+const viewWindow = 10 * time.Minute
+
+// viewSeen remembers, per operator and session, when a view was last
+// audited (in this process). Safe for concurrent use.
+type viewSeen struct {
+	mu sync.Mutex
+	m  map[[2]string]time.Time
+}
+
+// recent reports whether op's view of session was audited within
+// viewWindow.
+func (v *viewSeen) recent(op, session string, now time.Time) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	at, ok := v.m[[2]string{op, session}]
+	return ok && now.Sub(at) < viewWindow
+}
+
+// mark remembers an audited view, forgetting old ones when many are kept.
+func (v *viewSeen) mark(op, session string, now time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.m == nil {
+		v.m = map[[2]string]time.Time{}
+	}
+	if len(v.m) >= 10000 {
+		for k, at := range v.m {
+			if now.Sub(at) >= viewWindow {
+				delete(v.m, k)
+			}
+		}
+	}
+	v.m[[2]string{op, session}] = now
 }
 
 // opSession is a session as the operator API shows it.
@@ -134,16 +289,19 @@ func toOpSession(ss sessions.Session) opSession {
 	return o
 }
 
-// opTurn is a transcript turn with the shopper's rating of it.
+// opTurn is a transcript turn (its text redacted) with the shopper's
+// rating of it, and whether an admin can read its original.
 type opTurn struct {
 	sessions.Turn
-	Feedback *feedbackRecord `json:"feedback,omitempty"`
+	Feedback     *feedbackRecord `json:"feedback,omitempty"`
+	OriginalKept bool            `json:"original_kept,omitempty"`
 }
 
 func withFeedback(turns []sessions.Turn, meta map[string]string) []opTurn {
 	out := make([]opTurn, len(turns))
 	for i, t := range turns {
 		out[i].Turn = t
+		out[i].OriginalKept = meta[metaOriginal+t.ID] != ""
 		if v := meta[metaFeedback+t.ID]; v != "" && t.Role != sessions.RoleShopper {
 			var fb feedbackRecord
 			if json.Unmarshal([]byte(v), &fb) == nil {
@@ -291,16 +449,85 @@ func (s *Server) loadTranscript(ctx context.Context, id string) (transcript, err
 	return transcript{Session: toOpSession(ss), Turns: withFeedback(turns, ss.Meta)}, nil
 }
 
-// opGet serves GET /api/operator/sessions/{id}.
+// opGet serves GET /api/operator/sessions/{id}. The view is audited once
+// per operator and session per viewWindow.
 func (s *Server) opGet(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), operatorTimeout)
 	defer cancel()
-	t, err := s.loadTranscript(ctx, r.PathValue("id"))
+	id := r.PathValue("id")
+	t, err := s.loadTranscript(ctx, id)
 	if err != nil {
 		s.operatorFailed(w, "get session", err)
 		return
 	}
+	now, op := time.Now(), operatorOf(r).Name
+	if !s.views.recent(op, id, now) {
+		if err := s.Audit(r, audit.Record{Action: audit.ActionViewTranscript, Session: id}); err != nil {
+			auditUnavailable(w)
+			return
+		}
+		s.views.mark(op, id, now)
+	}
 	writeJSON(w, http.StatusOK, t)
+}
+
+// opOriginal serves GET /api/operator/sessions/{id}/messages/{msg}/original
+// (admins): {"id","at","text"}, the message as written before
+// redaction. 404 when none is kept.
+func (s *Server) opOriginal(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), operatorTimeout)
+	defer cancel()
+	id, msg := r.PathValue("id"), r.PathValue("msg")
+	ss, err := s.store.Get(ctx, id)
+	if err != nil {
+		s.operatorFailed(w, "original", err)
+		return
+	}
+	o, err := s.openOriginal(id, msg, ss.Meta)
+	if errors.Is(err, errNoOriginal) {
+		httpError(w, http.StatusNotFound, "no original is kept for this message: nothing in it was redacted, or no encryption key was configured when it was written")
+		return
+	}
+	if err != nil {
+		s.operatorFailed(w, "original", err)
+		return
+	}
+	if err := s.Audit(r, audit.Record{Action: audit.ActionViewOriginal, Session: id, Target: msg}); err != nil {
+		auditUnavailable(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": msg, "at": o.At, "text": o.Text})
+}
+
+// opAudit serves GET /api/operator/audit?limit= (admins): {"records":
+// [...]}, the last limit (1–1000, default 100) records, newest first.
+// Reading the log is itself recorded.
+func (s *Server) opAudit(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), operatorTimeout)
+	defer cancel()
+	limit := 100
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > audit.MaxRecent {
+			httpError(w, http.StatusBadRequest, fmt.Sprintf(`"limit" must be an integer from 1 to %d`, audit.MaxRecent))
+			return
+		}
+		limit = n
+	}
+	if err := s.Audit(r, audit.Record{Action: audit.ActionViewAudit}); err != nil {
+		auditUnavailable(w)
+		return
+	}
+	recs, err := s.audit.Recent(ctx, limit)
+	if err != nil {
+		s.log.Error("audit log unreadable", "err", err)
+		auditUnavailable(w)
+		return
+	}
+	if recs == nil {
+		recs = []audit.Record{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"records": recs})
 }
 
 // opExport serves GET /api/operator/sessions/{id}/export: the transcript
@@ -314,7 +541,10 @@ func (s *Server) opExport(w http.ResponseWriter, r *http.Request) {
 		s.operatorFailed(w, "export session", err)
 		return
 	}
-	s.log.Info("operator action", "operator", operatorOf(r), "action", "export", "session", id)
+	if err := s.Audit(r, audit.Record{Action: audit.ActionExport, Session: id}); err != nil {
+		auditUnavailable(w)
+		return
+	}
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="session-%s.json"`, safeFileName(id)))
 	writeJSON(w, http.StatusOK, t)
 }
@@ -333,7 +563,7 @@ func safeFileName(id string) string {
 func (s *Server) opTakeover(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), operatorTimeout)
 	defer cancel()
-	id, op := r.PathValue("id"), operatorOf(r)
+	id, op := r.PathValue("id"), operatorOf(r).Name
 	unlock := s.opLocks.lock(id)
 	defer unlock()
 	ss, err := s.store.Get(ctx, id)
@@ -353,7 +583,7 @@ func (s *Server) opTakeover(w http.ResponseWriter, r *http.Request) {
 		s.operatorFailed(w, "takeover", err)
 		return
 	}
-	s.log.Info("operator action", "operator", op, "action", "takeover", "session", id, "from", handoffState(ss.Meta))
+	_ = s.Audit(r, audit.Record{Action: audit.ActionTakeover, Session: id, Detail: "from " + handoffState(ss.Meta)})
 	s.announce(ctx, id, StateAgent, "A person from our team has joined the conversation.")
 	ss.Meta = mergedMeta(ss.Meta, map[string]string{metaHandoff: StateAgent, metaOperator: op})
 	writeJSON(w, http.StatusOK, toOpSession(ss))
@@ -363,11 +593,15 @@ func (s *Server) opTakeover(w http.ResponseWriter, r *http.Request) {
 func (s *Server) opMessage(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), operatorTimeout)
 	defer cancel()
-	id, op := r.PathValue("id"), operatorOf(r)
+	id, op := r.PathValue("id"), operatorOf(r).Name
 	var body struct {
 		Text string `json:"text"`
 	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, operatorBodyLimit)).Decode(&body); err != nil {
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			httpError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is over the operator API's limit of %d KiB", operatorBodyLimit>>10))
+			return
+		}
 		httpError(w, http.StatusBadRequest, `body must be {"text": "..."}`)
 		return
 	}
@@ -388,11 +622,15 @@ func (s *Server) opMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t := sessions.Turn{ID: newMessageID(), Role: sessions.RoleAgent, Text: body.Text, At: time.Now().UTC()}
-	if err := s.store.Append(ctx, id, t); err != nil {
+	// Stored redacted like every turn; the shopper gets it as written.
+	kv := map[string]string{}
+	stored := s.storedTurn(id, t, kv)
+	if err := s.store.Append(ctx, id, stored); err != nil {
 		s.operatorFailed(w, "send message", err)
 		return
 	}
-	if err := s.store.SetMeta(ctx, id, lastTurnMeta(t)); err != nil {
+	maps.Copy(kv, lastTurnMeta(stored))
+	if err := s.store.SetMeta(ctx, id, kv); err != nil {
 		s.log.Warn("last turn of session not recorded", "session", id, "err", err)
 	}
 	if err := s.publishFrame(ctx, id, ServerFrame{Type: TypeMessage, ID: t.ID, Text: t.Text, Role: RoleAgent}); err != nil {
@@ -400,7 +638,7 @@ func (s *Server) opMessage(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("agent message not delivered live", "session", id, "err", err)
 	}
 	s.publishChange(id, StateAgent)
-	s.log.Info("operator action", "operator", op, "action", "message", "session", id, "message", t.ID)
+	_ = s.Audit(r, audit.Record{Action: audit.ActionReply, Session: id, Target: t.ID})
 	writeJSON(w, http.StatusCreated, map[string]any{"id": t.ID, "at": t.At})
 }
 
@@ -410,7 +648,7 @@ func (s *Server) opMessage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) opHandback(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), operatorTimeout)
 	defer cancel()
-	id, op := r.PathValue("id"), operatorOf(r)
+	id, op := r.PathValue("id"), operatorOf(r).Name
 	unlock := s.opLocks.lock(id)
 	defer unlock()
 	ss, err := s.store.Get(ctx, id)
@@ -432,7 +670,7 @@ func (s *Server) opHandback(w http.ResponseWriter, r *http.Request) {
 		s.operatorFailed(w, "handback", err)
 		return
 	}
-	s.log.Info("operator action", "operator", op, "action", "handback", "session", id, "from", state)
+	_ = s.Audit(r, audit.Record{Action: audit.ActionHandback, Session: id, Detail: "from " + state})
 	s.announce(ctx, id, StateBot, "You're chatting with the assistant again.")
 	ss.Meta = mergedMeta(ss.Meta, clear)
 	writeJSON(w, http.StatusOK, toOpSession(ss))
@@ -601,7 +839,7 @@ func (s *Server) opStream(w http.ResponseWriter, r *http.Request) {
 		case <-ping.C:
 			_, err = io.WriteString(w, ": ping\n\n")
 		case <-overflow:
-			s.log.Warn("operator stream fell behind; closed", "operator", operatorOf(r))
+			s.log.Warn("operator stream fell behind; closed", "operator", operatorOf(r).Name)
 			return
 		case <-r.Context().Done():
 			return

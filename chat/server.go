@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/shopassist/shopassist/audit"
 	"github.com/shopassist/shopassist/catalog"
 	"github.com/shopassist/shopassist/events"
 	"github.com/shopassist/shopassist/inference"
@@ -22,6 +23,7 @@ import (
 	"github.com/shopassist/shopassist/llm"
 	"github.com/shopassist/shopassist/orders"
 	"github.com/shopassist/shopassist/policies"
+	"github.com/shopassist/shopassist/privacy"
 	"github.com/shopassist/shopassist/ranking"
 	"github.com/shopassist/shopassist/retrieval"
 	"github.com/shopassist/shopassist/sessions"
@@ -64,10 +66,19 @@ type Config struct {
 	// EUR.
 	Currency string
 	// OperatorAuth authorises the operator API (OperatorHandler): it
-	// returns the operator's name, or false to answer 401. Nil disables the
-	// API (404).
-	OperatorAuth func(r *http.Request) (operator string, ok bool)
+	// returns the operator (name and role; web.OperatorAuth.Authorize), or
+	// false to answer 401. Each endpoint then checks the role (403
+	// otherwise). Nil disables the API (404).
+	OperatorAuth func(r *http.Request) (Operator, bool)
+	// ClientIP finds an operator request's client address for the audit
+	// log. Default: the connection's address (behind a proxy, give one
+	// that reads X-Forwarded-For, e.g. limit.PerIP.ClientIP).
+	ClientIP func(r *http.Request) string
 }
+
+// Operator is who makes an operator API request: a name and a role
+// (audit.RoleViewer, RoleAgent, RoleAdmin).
+type Operator = audit.Operator
 
 func (c Config) withDefaults() Config {
 	def := func(v *int, d int) {
@@ -162,7 +173,14 @@ type Deps struct {
 	// Bus delivers operator messages and handoff changes to the shopper's
 	// sockets and session changes to the operator stream. Nil uses an
 	// in-process MemoryBus (one replica).
-	Bus     Bus
+	Bus Bus
+	// Keys, when set, seals the original of every message that redaction
+	// changed, so admins can read it (see originals.go); nil keeps no
+	// original at all.
+	Keys *privacy.Keyring
+	// Audit records every operator action (audit.Log). Nil keeps them in
+	// memory only (audit.NewMemory: lost at restart).
+	Audit   audit.Log
 	Metrics *Metrics
 	Log     *slog.Logger
 }
@@ -184,6 +202,9 @@ type Server struct {
 	llm     *llm.Client
 	slotx   atomic.Pointer[intent.SlotExtractor]
 	bus     Bus
+	keys    *privacy.Keyring
+	audit   audit.Log
+	views   viewSeen // transcript views already audited
 	metrics *Metrics
 	log     *slog.Logger
 	opLocks keyedMutex // serialises operator state changes per session
@@ -220,6 +241,8 @@ func NewServer(cfg Config, deps Deps) (*Server, error) {
 		policy:  deps.Policies,
 		llm:     deps.LLM,
 		bus:     deps.Bus,
+		keys:    deps.Keys,
+		audit:   deps.Audit,
 		metrics: deps.Metrics,
 		log:     deps.Log,
 		slots:   make(chan struct{}, cfg.MaxConcurrentTurns),
@@ -228,6 +251,12 @@ func NewServer(cfg Config, deps Deps) (*Server, error) {
 	}
 	if s.bus == nil {
 		s.bus = NewMemoryBus()
+	}
+	if s.audit == nil {
+		s.audit = audit.NewMemory(0)
+	}
+	if s.cfg.ClientIP == nil {
+		s.cfg.ClientIP = remoteIP
 	}
 	s.SetBrands(deps.Brands)
 	if deps.Profiles != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -145,6 +146,12 @@ func (s *Server) newSession(ctx context.Context, c *conn, sess *sessionState) er
 // is stored before any answer is sent, the answer before its message frame,
 // and the dialog state before done, so a done frame means all of them are
 // in the store.
+//
+// The message is redacted (privacy.Redact) before anything else looks at
+// it: the intent model, the dialog manager, search, the LLM, the logs and
+// the stored transcript see "[email]", "[phone]" … in place of personal
+// data; only the address step of a change of delivery address reads the
+// message as typed. See originals.go for what is kept of the original.
 func (s *Server) turn(c *conn, sess *sessionState, f ClientFrame) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(c.ctx, s.cfg.TurnTimeout)
@@ -180,14 +187,17 @@ func (s *Server) turn(c *conn, sess *sessionState, f ClientFrame) {
 		return
 	}
 	handoff := handoffState(meta)
-	shopper := sessions.Turn{ID: f.ID, Role: sessions.RoleShopper, Text: f.Text, At: start.UTC()}
+	text, _ := s.redactShopper(f.Text)
+	shopper := sessions.Turn{ID: f.ID, Role: sessions.RoleShopper, Text: text, At: start.UTC()}
 	if handoff == StateAgent {
 		// A person holds the conversation: store the message for them.
 		if err := s.appendTurn(ctx, c, sess, shopper); err != nil {
 			fail(err)
 			return
 		}
-		if err := s.store.SetMeta(ctx, sess.id, lastTurnMeta(shopper)); err != nil {
+		kv := lastTurnMeta(shopper)
+		s.keepOriginal(sess.id, shopper, f.Text, kv)
+		if err := s.store.SetMeta(ctx, sess.id, kv); err != nil {
 			fail(err)
 			return
 		}
@@ -200,7 +210,7 @@ func (s *Server) turn(c *conn, sess *sessionState, f ClientFrame) {
 	label := IntentProductSearch
 	var conf *float64 // nil without an intent model
 	if s.intents != nil {
-		res, err := s.intents.Classify(ctx, f.Text)
+		res, err := s.intents.Classify(ctx, text)
 		if err != nil {
 			fail(err)
 			return
@@ -213,13 +223,15 @@ func (s *Server) turn(c *conn, sess *sessionState, f ClientFrame) {
 		fail(err)
 		return
 	}
+	kv := map[string]string{} // the metadata written at the end of the turn
+	s.keepOriginal(sess.id, shopper, f.Text, kv)
 	if conf != nil {
 		c.enqueue(ServerFrame{Type: TypeIntent, ReplyTo: f.ID, Intent: label, Confidence: conf})
 	}
 
 	st := loadDialog(meta)
 	before := st.encode()
-	rep, err := s.decide(ctx, sess, &st, turnInput{text: f.Text, label: label, slots: s.slotx.Load().Extract(f.Text), handoff: handoff})
+	rep, err := s.decide(ctx, sess, &st, turnInput{text: text, raw: f.Text, label: label, slots: s.slotx.Load().Extract(text), handoff: handoff})
 	if err != nil {
 		fail(err)
 		return
@@ -237,18 +249,19 @@ func (s *Server) turn(c *conn, sess *sessionState, f ClientFrame) {
 		ID:       newMessageID(),
 		ReplyTo:  f.ID,
 		Role:     sessions.RoleBot,
-		Text:     s.render(ctx, c, sess, f, rep),
+		Text:     s.render(ctx, c, sess, f.ID, text, rep),
 		Products: productRefs(rep.items),
 	}
 	bot.At = time.Now().UTC()
-	// Stored before it is shown: a message frame means the answer is in
-	// the transcript.
-	if err := s.store.Append(ctx, sess.id, bot); err != nil {
+	// Stored (redacted: it may repeat an address) before it is shown as
+	// written: a message frame means the answer is in the transcript.
+	stored := s.storedTurn(sess.id, bot, kv)
+	if err := s.store.Append(ctx, sess.id, stored); err != nil {
 		fail(err)
 		return
 	}
 	c.enqueue(ServerFrame{Type: TypeMessage, ReplyTo: f.ID, ID: bot.ID, Text: bot.Text, Suggestions: rep.suggestions})
-	kv := lastTurnMeta(bot)
+	maps.Copy(kv, lastTurnMeta(stored))
 	if enc := st.encode(); enc != before {
 		kv[metaDialog] = enc
 	}
@@ -360,7 +373,8 @@ func (s *Server) feedback(c *conn, sess *sessionState, f ClientFrame) {
 		c.sendError("", CodeBadRequest, fmt.Sprintf("no answer with message_id %q in this conversation", f.MessageID))
 		return
 	}
-	rec, _ := json.Marshal(feedbackRecord{Rating: f.Rating, Comment: f.Comment, At: time.Now().UTC()})
+	comment, _ := s.redactShopper(f.Comment)
+	rec, _ := json.Marshal(feedbackRecord{Rating: f.Rating, Comment: comment, At: time.Now().UTC()})
 	if err := s.store.SetMeta(ctx, sess.id, map[string]string{metaFeedback + f.MessageID: string(rec)}); err != nil {
 		code, msg := errorFrame(err)
 		c.sendError("", code, msg)

@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/shopassist/shopassist/audit"
 	"github.com/shopassist/shopassist/catalog"
 	"github.com/shopassist/shopassist/chat"
 	"github.com/shopassist/shopassist/demodata"
@@ -27,13 +28,49 @@ import (
 	"github.com/shopassist/shopassist/inference/inferencetest"
 	"github.com/shopassist/shopassist/intent"
 	"github.com/shopassist/shopassist/llm"
+	"github.com/shopassist/shopassist/privacy"
 	"github.com/shopassist/shopassist/retrieval"
 	"github.com/shopassist/shopassist/sessions"
 	"github.com/shopassist/shopassist/web"
 )
 
-// operatorPassword is the console password of the test servers.
+// operatorPassword is the password of every operator account of the test
+// servers: Ada (admin), Alex (agent) and Sam (viewer).
 const operatorPassword = "e2e operator password"
+
+var (
+	accountsOnce sync.Once
+	accounts     *web.Accounts
+	accountsErr  error
+)
+
+// operatorAccounts writes an accounts file as an admin would, with
+// AccountLine, and loads it with LoadAccounts (once per test binary:
+// bcrypt is slow on purpose).
+func operatorAccounts(t *testing.T) *web.Accounts {
+	t.Helper()
+	accountsOnce.Do(func() {
+		text := "# e2e operators\n"
+		for _, a := range [][2]string{{"Ada", "admin"}, {"Alex", "agent"}, {"Sam", "viewer"}} {
+			line, err := web.AccountLine(a[0], a[1], operatorPassword)
+			if err != nil {
+				accountsErr = err
+				return
+			}
+			text += line + "\n"
+		}
+		path := filepath.Join(os.TempDir(), fmt.Sprintf("shopassist-e2e-operators-%d", os.Getpid()))
+		if accountsErr = os.WriteFile(path, []byte(text), 0o600); accountsErr != nil {
+			return
+		}
+		defer os.Remove(path)
+		accounts, accountsErr = web.LoadAccounts(path)
+	})
+	if accountsErr != nil {
+		t.Fatal(accountsErr)
+	}
+	return accounts
+}
 
 // shadow is the JavaScript expression of the widget's shadow root.
 const shadow = `document.getElementById('shopassist-widget').shadowRoot`
@@ -191,6 +228,7 @@ type env struct {
 	chat   *chat.Server
 	store  sessions.Store
 	events *eventLog
+	audit  *audit.Memory
 	ln     *switchListener
 }
 
@@ -213,9 +251,17 @@ func newEnv(t *testing.T, opt envOptions) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	e := &env{store: store, events: &eventLog{}}
+	e := &env{store: store, events: &eventLog{}, audit: audit.NewMemory(0)}
 	idx := catalogueIndex(t)
-	auth, err := web.NewOperatorAuth(operatorPassword)
+	auth, err := web.NewOperatorAuth("", web.WithAccounts(operatorAccounts(t)), web.WithAudit(e.audit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry, err := privacy.GenerateKey("e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := privacy.ParseKeys(entry)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,6 +280,8 @@ func newEnv(t *testing.T, opt envOptions) *env {
 		Intents: classifier(t, opt.requireIntents),
 		Events:  e.events,
 		LLM:     opt.llm,
+		Keys:    keys,
+		Audit:   e.audit,
 		Metrics: chat.NewMetrics(prometheus.NewRegistry()),
 		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})

@@ -4,7 +4,7 @@
 //     from GET /api/search, with the chat widget) and /widget.js.
 //   - ConsoleHandler: the operator console at /console/ and its sign-in
 //     (POST /console/login, POST /console/logout, GET /console/session),
-//     guarded by an OperatorAuth.
+//     guarded by an OperatorAuth with accounts and roles.
 //
 // # The widget
 //
@@ -30,18 +30,26 @@
 //
 // # Pages and headers
 //
-// Pages carry a Content-Security-Policy allowing scripts, styles and
-// connections only from this server (images from anywhere), nosniff and
-// same-origin referrers; assets are served from memory with an ETag and,
-// when the client accepts it, gzipped. Handler and ConsoleHandler are safe
-// for concurrent use.
+// Every response of Handler and ConsoleHandler, errors included, carries a
+// Content-Security-Policy (storefront: scripts, styles and connections only
+// from this server, images from anywhere, framed only by itself; console:
+// nothing but its own script, stylesheet, images and API, never framed),
+// nosniff and no-referrer (SecurityHeaders); assets are served from
+// memory with an ETag and, when the client accepts it, gzipped. Handler and
+// ConsoleHandler are safe for concurrent use.
 //
 // # Operator sign-in
 //
-// OperatorAuth (auth.go) is the interim sign-in of the console: one shared
-// operator password (no default; NewOperatorAuth refuses an empty one), a
-// display name per operator, server-side sessions behind an HttpOnly,
-// SameSite=Strict cookie, and a CSRF token required in the X-CSRF-Token
-// header on every state-changing request. Its Authorize method is the
-// chat.Config.OperatorAuth hook of the operator API.
+// OperatorAuth (auth.go) signs operators in: accounts from an accounts file
+// (LoadAccounts; lines made by AccountLine and NewTokenLine) with a role
+// (viewer, agent, admin) and a bcrypt-hashed password or an API token kept
+// as its SHA-256, plus, while a deployment still passes one, a bootstrap
+// password that signs in an admin. Console sign-ins get server-side
+// sessions behind an HttpOnly, SameSite=Strict cookie and a CSRF token
+// required in the X-CSRF-Token header on every state-changing request;
+// token accounts send "Authorization: Bearer". Repeated failures lock the
+// client address and the account name out with a growing delay; sign-ins
+// and sign-outs are recorded in the audit log (package audit). Its
+// Authorize method is the chat.Config.OperatorAuth hook of the operator
+// API; the console hides what the signed-in role may not do.
 package web

@@ -18,13 +18,43 @@ import (
 //go:embed static console
 var files embed.FS
 
-// Content-Security-Policy of the pages. Scripts and styles come only from
-// this server (the widget's styles are a constructed stylesheet, which a
-// style-src CSP does not block); product images may come from anywhere.
+// Content-Security-Policy of the pages. Storefront: scripts and styles
+// come only from this server (the widget's styles are a constructed
+// stylesheet, which a style-src CSP does not block); product images may
+// come from anywhere. Console: nothing but its own script, stylesheet,
+// images and API; it shows no product images and may not be framed.
 const (
 	storeCSP   = "default-src 'self'; img-src * data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
-	consoleCSP = "default-src 'self'; img-src * data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+	consoleCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+
+// SecurityHeaders sets on every response of h, errors included:
+// Content-Security-Policy csp, X-Content-Type-Options nosniff,
+// Referrer-Policy no-referrer, and X-Frame-Options DENY with
+// Cross-Origin-Opener-Policy same-origin when csp has frame-ancestors
+// 'none' (SAMEORIGIN when it has frame-ancestors 'self').
+func SecurityHeaders(csp string, h http.Handler) http.Handler {
+	frame := ""
+	switch {
+	case strings.Contains(csp, "frame-ancestors 'none'"):
+		frame = "DENY"
+	case strings.Contains(csp, "frame-ancestors 'self'"):
+		frame = "SAMEORIGIN"
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", csp)
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "no-referrer")
+		if frame != "" {
+			hd.Set("X-Frame-Options", frame)
+		}
+		if frame == "DENY" {
+			hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+		}
+		h.ServeHTTP(w, r)
+	})
+}
 
 // asset is one embedded file, held in memory with its gzipped form.
 type asset struct {
@@ -68,8 +98,6 @@ func loadAssets(dir string) map[string]*asset {
 // gzipped when the client accepts it.
 func (a *asset) serve(w http.ResponseWriter, r *http.Request, cacheControl string) {
 	h := w.Header()
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", cacheControl)
 	h.Set("ETag", a.etag)
 	h.Add("Vary", "Accept-Encoding")
@@ -98,11 +126,12 @@ func acceptsGzip(r *http.Request) bool {
 
 // Handler serves the storefront demo page at / (search box and product grid
 // from /api/search, with the chat widget) and the widget alone at
-// /widget.js for any site to embed. Other paths are 404. It is safe for
-// concurrent use and serves from memory.
+// /widget.js for any site to embed. Other paths are 404. Every response
+// carries the storefront's security headers (SecurityHeaders). It is safe
+// for concurrent use and serves from memory.
 func Handler() http.Handler {
 	assets := loadAssets("static")
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return SecurityHeaders(storeCSP, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -118,7 +147,6 @@ func Handler() http.Handler {
 			return
 		}
 		if strings.HasSuffix(name, ".html") {
-			w.Header().Set("Content-Security-Policy", storeCSP)
 			a.serve(w, r, "no-cache")
 			return
 		}
@@ -126,5 +154,5 @@ func Handler() http.Handler {
 		// revalidate with the ETag, so a new release reaches them within
 		// minutes.
 		a.serve(w, r, "public, max-age=300")
-	})
+	}))
 }

@@ -108,6 +108,48 @@ func TestHandler(t *testing.T) {
 	}
 }
 
+// TestSecurityHeadersOnEveryResponse: pages, scripts, JSON answers and
+// errors of both handlers carry nosniff, no-referrer and their CSP; the
+// console may not be framed at all, the storefront only by itself.
+func TestSecurityHeadersOnEveryResponse(t *testing.T) {
+	auth, err := NewOperatorAuth("correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		h              http.Handler
+		method, target string
+		frame          string
+	}{
+		{Handler(), "GET", "/", "SAMEORIGIN"},
+		{Handler(), "GET", "/widget.js", "SAMEORIGIN"},
+		{Handler(), "GET", "/nope", "SAMEORIGIN"},
+		{Handler(), "POST", "/", "SAMEORIGIN"},
+		{ConsoleHandler(auth), "GET", "/console/", "DENY"},
+		{ConsoleHandler(auth), "GET", "/console/console.js", "DENY"},
+		{ConsoleHandler(auth), "GET", "/console/session", "DENY"},
+		{ConsoleHandler(auth), "POST", "/console/login", "DENY"},
+		{ConsoleHandler(auth), "GET", "/console/missing", "DENY"},
+		{ConsoleHandler(nil), "GET", "/console/", "DENY"},
+	}
+	for _, tc := range cases {
+		resp := do(t, tc.h, tc.method, tc.target, nil)
+		h := resp.Header
+		what := tc.method + " " + tc.target + " (" + resp.Status + ")"
+		if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") != "no-referrer" || h.Get("X-Frame-Options") != tc.frame {
+			t.Errorf("%s: headers %v", what, h)
+		}
+		csp := h.Get("Content-Security-Policy")
+		if tc.frame == "DENY" {
+			if !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "frame-ancestors 'none'") || h.Get("Cross-Origin-Opener-Policy") != "same-origin" {
+				t.Errorf("%s: console CSP %q, COOP %q", what, csp, h.Get("Cross-Origin-Opener-Policy"))
+			}
+		} else if !strings.Contains(csp, "frame-ancestors 'self'") || strings.Contains(csp, "unsafe-inline") {
+			t.Errorf("%s: storefront CSP %q", what, csp)
+		}
+	}
+}
+
 func TestConsoleHandlerDisabledWithoutAuth(t *testing.T) {
 	h := ConsoleHandler(nil)
 	for _, p := range []string{"/console/", "/console/console.js", "/console/session"} {

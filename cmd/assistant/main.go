@@ -27,6 +27,7 @@ commands:
   ingest          read product feeds, clean them and store the catalogue in the data dir
   eval intents    evaluate the intent model on a labelled CSV
   eval search     measure search quality on graded relevance judgments
+  operator add    add an operator account (name, role, password or API token) to an accounts file
   keygen          print a new encryption key for transcripts at rest
   bench chat      load a running server with many WebSocket shoppers and measure turn latency
   bench events    load a running server with realistic behaviour events and measure profile latency
@@ -60,6 +61,8 @@ func run(ctx context.Context, stop context.CancelFunc, args []string, stdout, st
 		return runIngest(ctx, args[1:], stdout, stderr)
 	case "keygen":
 		return runKeygen(ctx, args[1:], stdout, stderr)
+	case "operator":
+		return runOperator(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "eval":
 		if len(args) < 2 {
 			return fmt.Errorf("eval needs a target: intents or search")

@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shopassist/shopassist/audit"
 	"github.com/shopassist/shopassist/catalog"
 	"github.com/shopassist/shopassist/chat"
 	"github.com/shopassist/shopassist/demodata"
@@ -86,6 +87,8 @@ type serveConfig struct {
 	llmAPIKey       string
 	llmFirstToken   time.Duration
 	pseudonymKey    string
+	operatorsFile   string
+	auditLog        string
 	eventsTTL       time.Duration
 	eventsMaxAge    time.Duration
 }
@@ -116,6 +119,8 @@ func serveFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.StringVar(&cfg.ordersFile, "orders-file", "", "JSON file of orders for order tracking, cancellation and address changes (the demo format, demodata/orders.json); empty: the built-in demo orders")
 	fs.StringVar(&cfg.policiesDir, "policies-dir", "", "folder of the store's policy documents (Markdown, one passage per heading) answering refund, delivery, payment and account questions; empty: the built-in demo policies")
 	fs.StringVar(&cfg.operatorPass, "operator-password", "", "password of the operator console (/console) and API (/api/operator/), at least 12 characters; empty disables both (there is no default)")
+	fs.StringVar(&cfg.operatorsFile, "operators-file", "", "operator accounts with roles (name:role:bcrypt-hash or name:role:token-sha256:<hex> per line, mode 0600; add lines with `assistant operator add`); --operator-password then only adds a bootstrap admin")
+	fs.StringVar(&cfg.auditLog, "audit-log", "", "append-only audit log of operator actions: a file (JSON lines, fsync per record; default <data-dir>/audit.log) or \"redis\" (stream sa:audit; needs --redis-url)")
 	fs.StringVar(&cfg.llmBaseURL, "llm-base-url", "", "OpenAI-compatible endpoint for worded answers, e.g. http://localhost:8000/v1 (vLLM, llama.cpp, Ollama, OpenAI); empty: template answers")
 	fs.StringVar(&cfg.llmModel, "llm-model", "", "model name sent to --llm-base-url")
 	fs.StringVar(&cfg.llmAPIKey, "llm-api-key", "", "API key for --llm-base-url")
@@ -260,7 +265,7 @@ func runServe(ctx context.Context, stop context.CancelFunc, args []string, stdou
 	}
 	defer products.Close()
 
-	a := &app{log: log, store: store, products: products, adminToken: cfg.adminToken, caches: retrieval.NewCacheCollector(),
+	a := &app{log: log, store: store, products: products, adminToken: cfg.adminToken, caches: retrieval.NewCacheCollector(), pseudo: pseudo,
 		perIP: limit.NewPerIP(limit.Config{Rate: cfg.ipRate, Burst: cfg.ipBurst, TrustForwardedFor: cfg.trustProxy})}
 	var client *redis.Client // shared with the session store when it is Redis
 	if rs, ok := raw.(*sessions.Redis); ok {
@@ -270,9 +275,22 @@ func runServe(ctx context.Context, stop context.CancelFunc, args []string, stdou
 		defer bus.Close()
 		a.bus = bus
 	}
-	if cfg.operatorPass != "" {
-		if a.auth, err = web.NewOperatorAuth(cfg.operatorPass); err != nil {
-			return fmt.Errorf("--operator-password: %w", err)
+	if a.audit, err = openAuditLog(cfg, client); err != nil {
+		return err
+	}
+	defer a.audit.Close()
+	a.keys = keys
+	if cfg.operatorPass != "" || cfg.operatorsFile != "" {
+		opts := []web.AuthOption{web.WithAudit(a.audit), web.WithClientIP(a.perIP.ClientIP)}
+		if cfg.operatorsFile != "" {
+			accts, err := web.LoadAccounts(cfg.operatorsFile)
+			if err != nil {
+				return fmt.Errorf("--operators-file: %w", err)
+			}
+			opts = append(opts, web.WithAccounts(accts))
+		}
+		if a.auth, err = web.NewOperatorAuth(cfg.operatorPass, opts...); err != nil {
+			return fmt.Errorf("operator sign-in: %w", err)
 		}
 	}
 	a.events, err = events.Start(ctx,
@@ -369,7 +387,10 @@ type app struct {
 	caches     *retrieval.CacheCollector
 	perIP      *limit.PerIP
 	auth       *web.OperatorAuth // nil: no console, no operator API
-	bus        chat.Bus          // nil: in-process
+	audit      audit.Log
+	keys       *privacy.Keyring    // nil: no encryption, no originals kept
+	pseudo     func(string) string // nil: ids kept as given
+	bus        chat.Bus            // nil: in-process
 	operator   atomic.Pointer[http.Handler]
 	rankErr    error // why the cross-encoder is not loaded; set before chat
 
@@ -435,6 +456,8 @@ func (a *app) load(ctx context.Context, cfg serveConfig, metrics *chat.Metrics) 
 	if deps.Ranker, err = a.loadRanker(cfg); err != nil {
 		return err
 	}
+	deps.Keys = a.keys
+	deps.Audit = a.audit
 	if cfg.llmBaseURL != "" {
 		if deps.LLM, err = llm.New(llm.Config{BaseURL: cfg.llmBaseURL, Model: cfg.llmModel, APIKey: cfg.llmAPIKey, FirstTokenTimeout: cfg.llmFirstToken}); err != nil {
 			return fmt.Errorf("llm: %w", err)
@@ -455,6 +478,7 @@ func (a *app) load(ctx context.Context, cfg serveConfig, metrics *chat.Metrics) 
 		ProductsPerAnswer: cfg.products,
 		AllowedOrigins:    cfg.origins(),
 		Currency:          cfg.currency,
+		ClientIP:          a.perIP.ClientIP,
 	}
 	if a.auth != nil {
 		ccfg.OperatorAuth = a.auth.Authorize
@@ -634,11 +658,41 @@ func loadPseudonymizer(cfg serveConfig, log *slog.Logger) (func(string) string, 
 }
 
 // auditErase records an erasure request (issued with the admin token).
-// The user id is not logged (the log would keep what was erased).
-func (a *app) auditErase(_ context.Context, action, _ string, counts any) {
+// auditErase records an erasure made with the admin token. The user id is
+// kept pseudonymised (the audit log must not keep what was erased).
+func (a *app) auditErase(ctx context.Context, action, userID string, counts any) {
 	res, _ := counts.(eraseResult)
-	a.log.Info("operator action", "action", action, "operator", "admin-token",
-		"sessions", res.Sessions, "events", res.Events, "profiles", res.Profiles, "error", res.Error)
+	target, outcome := "", audit.OK
+	if a.pseudo != nil {
+		target = a.pseudo(userID)
+	}
+	if res.Error != "" {
+		outcome = audit.Failed
+	}
+	err := a.audit.Append(ctx, audit.Record{Operator: "admin-token", Role: audit.RoleAdmin, Action: audit.Action(action), Outcome: outcome, Target: target,
+		Detail: fmt.Sprintf("%d sessions, %d events, %d profiles", res.Sessions, res.Events, res.Profiles)})
+	if err != nil {
+		a.log.Error("audit log: erasure not recorded", "err", err)
+	}
+}
+
+// openAuditLog opens the audit log --audit-log names.
+func openAuditLog(cfg serveConfig, client *redis.Client) (audit.Log, error) {
+	if cfg.auditLog == "redis" {
+		if client == nil {
+			return nil, errors.New("--audit-log redis needs --redis-url")
+		}
+		return audit.NewRedis(client, audit.DefaultStream), nil
+	}
+	path := cfg.auditLog
+	if path == "" {
+		path = filepath.Join(cfg.dataDir, "audit.log")
+	}
+	l, err := audit.OpenFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--audit-log: %w", err)
+	}
+	return l, nil
 }
 
 // loadKeys reads the encryption keyring: --encryption-key-file, else the

@@ -2,6 +2,8 @@
 // (/api/operator/…, see docs) and of the sign-in under /console/.
 // Every state-changing request carries the X-CSRF-Token header with the token
 // that the sign-in returned; the session cookie itself is HttpOnly.
+// What the operator's role may not do (the sign-in's "can" table) is hidden;
+// the server refuses it anyway (403).
 (() => {
   'use strict';
   const $ = id => document.getElementById(id);
@@ -15,7 +17,7 @@
   const STATE = { handoff_pending: 'Waiting', agent: 'Operator', bot: 'Assistant' };
   const ROLE = { shopper: 'Shopper', bot: 'Assistant', agent: 'Operator' };
 
-  let csrf = '', me = '';
+  let csrf = '', me = '', can = {};
   let selected = null;     // id of the conversation shown
   let current = null;      // its session object
   let cursor = '';         // next page of the list
@@ -51,6 +53,7 @@
   function signedOut(message) {
     stopLive();
     csrf = me = '';
+    can = {};
     $('app').hidden = true;
     $('login').hidden = false;
     $('login-error').textContent = message || '';
@@ -60,7 +63,14 @@
   function signedIn(info) {
     csrf = info.csrf_token;
     me = info.operator;
+    can = info.can || {};
     $('me').textContent = me;
+    $('role').textContent = info.role || '';
+    $('takeover').hidden = $('handback').hidden = $('reply').hidden = !can.takeover;
+    $('readonly').hidden = !!can.takeover;
+    $('export').hidden = !can.export;
+    $('audit').hidden = !can.view_audit;
+    $('audit-list').textContent = '';
     $('login').hidden = true;
     $('app').hidden = false;
     $('login-password').value = '';
@@ -73,11 +83,11 @@
   $('login-form').addEventListener('submit', async e => {
     e.preventDefault();
     const name = $('login-name').value.trim(), password = $('login-password').value;
-    if (!name || !password) { $('login-error').textContent = 'Give your name and the operator password.'; return; }
+    if (!name || !password) { $('login-error').textContent = 'Give your name and your password.'; return; }
     try {
       signedIn(await api('/console/login', 'POST', { name, password }));
     } catch (err) {
-      $('login-error').textContent = err.status === 401 ? 'Wrong password.' : err.message;
+      $('login-error').textContent = err.status === 401 ? 'Wrong name or password.' : err.message;
       $('login-password').select();
     }
   });
@@ -248,6 +258,7 @@
     if (t.feedback === 1 || (t.feedback && t.feedback.rating === 1)) head.append(el('span', 'tag up', 'rated helpful'));
     if (t.feedback === -1 || (t.feedback && t.feedback.rating === -1)) head.append(el('span', 'tag down', 'rated not helpful'));
     li.append(head, el('div', 'text', t.text));
+    if (t.original_kept && can.view_original) li.append(originalButton(t.id));
     if (t.products && t.products.length) {
       const ul = el('ul', 'products');
       for (const p of t.products.slice(0, 5)) ul.append(el('li', null, p.title + (p.price > 0 ? ' · ' + money(p.price, p.currency) : '')));
@@ -255,6 +266,27 @@
       li.append(ul);
     }
     return li;
+  }
+
+  // originalButton fetches the message as written before redaction (admins;
+  // each view is recorded in the audit log) and shows it under the turn.
+  function originalButton(msg) {
+    const b = el('button', 'ghost show-orig', 'Show original');
+    b.type = 'button';
+    b.title = 'Personal data was hidden in this message. Viewing it is recorded in the audit log.';
+    b.addEventListener('click', async () => {
+      b.disabled = true;
+      try {
+        const o = await api('/api/operator/sessions/' + encodeURIComponent(selected) + '/messages/' + encodeURIComponent(msg) + '/original');
+        const box = el('div', 'orig', o.text);
+        box.setAttribute('aria-label', 'Original message');
+        b.replaceWith(box);
+      } catch (err) {
+        if (err.status !== 401) $('conv-error').textContent = 'Cannot show the original: ' + err.message;
+        b.disabled = false;
+      }
+    });
+    return b;
   }
 
   const fmts = {};
@@ -352,6 +384,28 @@
     svg.append(base);
     $('chart').replaceChildren(svg);
   }
+
+  // ---- audit log (admins) ----
+  $('audit-load').addEventListener('click', async () => {
+    $('audit-error').textContent = '';
+    let page;
+    try { page = await api('/api/operator/audit?limit=50'); } catch (err) {
+      if (err.status !== 401) $('audit-error').textContent = 'Cannot load the audit log: ' + err.message;
+      return;
+    }
+    const ul = $('audit-list');
+    ul.textContent = '';
+    for (const r of page.records || []) {
+      const at = new Date(r.time);
+      const li = el('li', r.outcome);
+      li.dataset.action = r.action;
+      li.append(el('b', null, r.operator || '(unknown)'), (r.role ? ' (' + r.role + ')' : '') + ' · ' + r.action.replace(/_/g, ' ') +
+        (r.outcome !== 'ok' ? ' · ' + r.outcome : '') + (r.session ? ' · ' + shortID(r.session) : '') +
+        ' · ' + (isNaN(at) ? '' : at.toLocaleString([], { dateStyle: 'short', timeStyle: 'short' })));
+      ul.append(li);
+    }
+    if (!ul.children.length) ul.append(el('li', 'hint', 'Nothing recorded yet.'));
+  });
 
   // ---- start ----
   fetch('/console/session', { credentials: 'same-origin', headers: { Accept: 'application/json' } })
