@@ -51,13 +51,20 @@ func readGolden(t *testing.T, path string) []goldenVector {
 
 func TestONNXEncoderParity(t *testing.T) {
 	inferencetest.RequireRuntime(t)
-	for _, tc := range []struct{ pooling, output string }{
-		{PoolingMean, OutputLastHiddenState},
-		{PoolingCLS, OutputLastHiddenState},
-		{PoolingMean, OutputSentenceEmbedding},
+	// The tiny fixtures cover each pooling and output; models/biencoder is
+	// the committed default model, checked against its own PyTorch golden
+	// vectors.
+	for _, tc := range []struct{ pooling, output, dir string }{
+		{PoolingMean, OutputLastHiddenState, ""},
+		{PoolingCLS, OutputLastHiddenState, ""},
+		{PoolingMean, OutputSentenceEmbedding, ""},
+		{"committed", "default", "../models/biencoder"},
 	} {
 		t.Run(tc.pooling+"/"+tc.output, func(t *testing.T) {
-			dir := tinyBiEncoder(t, tc.pooling, tc.output)
+			dir := tc.dir
+			if dir == "" {
+				dir = tinyBiEncoder(t, tc.pooling, tc.output)
+			}
 			enc, err := NewONNXEncoder(dir, ONNXEncoderOptions{Sessions: 2, BatchSize: 2})
 			if err != nil {
 				t.Fatal(err)

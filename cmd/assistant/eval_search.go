@@ -64,7 +64,7 @@ func runEvalSearch(ctx context.Context, args []string, stdout, stderr io.Writer)
 	modelDir := fs.String("model-dir", "models/biencoder", "bi-encoder directory (config.json with pooling, vocab.txt, model.onnx)")
 	ortLib := fs.String("ort-lib", "", "ONNX Runtime shared library (default: third_party/onnxruntime/libonnxruntime.so.1, filled by \"make ort\")")
 	dataDir := fs.String("data-dir", "", "data directory whose catalog.db to search (default: the embedded demo catalogue)")
-	denseWeight := fs.Float64("dense-weight", 1, "hybrid: weight of the vector list in reciprocal rank fusion (BM25 weighs 1)")
+	denseWeight := fs.Float64("dense-weight", retrieval.DefaultDenseWeight, "hybrid: weight of the vector list in reciprocal rank fusion (BM25 weighs 1)")
 	runOut := fs.String("run-out", "", "write the ranking to this CSV file: query,docid,rank (rank from 1, max(K,100) deep)")
 	var rf rankFlags
 	rf.register(fs)

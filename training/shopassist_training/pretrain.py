@@ -22,6 +22,63 @@ from .vocab import corpus_texts
 MAXLEN = 64
 
 
+def mlm_loop(model: BertForMaskedLM, enc, rng: random.Random, steps: int, max_steps: int = 0, minutes: float = 0,
+             batch: int = 128, lr: float = 2e-3, t0: float = 0.0):
+    """Masked-LM training of ``model`` on token-id sequences ``enc`` (15 % of
+    non-special tokens selected; 80 % [MASK], 10 % random, 10 % kept), AdamW
+    with linear warm-up over 5 % and linear decay over ``steps``; batches are
+    random length-sorted buckets. Stops early after ``max_steps`` steps or
+    ``minutes`` of wall time (counted from ``t0``)."""
+    cfg = model.config
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    warm = max(1, steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warm, max(0.05, (steps - s) / (steps - warm))))
+    V = cfg.vocab_size
+    n_special = 5
+    # length-sorted buckets for speed
+    order = sorted(range(len(enc)), key=lambda i: len(enc[i]))
+    buckets = [order[i:i + batch] for i in range(0, len(order), batch)]
+    model.train()
+    ema = None
+    for step in range(steps):
+        b = rng.choice(buckets)
+        L = max(len(enc[i]) for i in b)
+        ids = torch.zeros((len(b), L), dtype=torch.long)
+        mask = torch.zeros((len(b), L), dtype=torch.long)
+        for r, i in enumerate(b):
+            ids[r, :len(enc[i])] = torch.tensor(enc[i])
+            mask[r, :len(enc[i])] = 1
+        special = ids < n_special
+        prob = torch.full(ids.shape, 0.15)
+        sel = torch.bernoulli(prob).bool() & ~special & mask.bool()
+        if sel.sum() == 0:
+            continue
+        labels = ids[sel]
+        inp = ids.clone()
+        r = torch.rand(ids.shape)
+        inp[sel & (r < 0.8)] = 4  # [MASK]
+        rnd_sel = sel & (r >= 0.8) & (r < 0.9)
+        inp[rnd_sel] = torch.randint(n_special, V, (int(rnd_sel.sum()),))
+        h, _ = model.bert(inp, mask, torch.zeros_like(inp))
+        hs = model.transform(h[sel])
+        logits = hs @ model.bert.embeddings.word_embeddings.weight.t() + model.bias
+        loss = F.cross_entropy(logits, labels)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
+        if step % 200 == 0:
+            print(f"step {step}: mlm loss {ema:.3f} ({time.time()-t0:.0f}s)", flush=True)
+        if max_steps and step + 1 >= max_steps:
+            print(f"max steps reached at step {step}")
+            break
+        if minutes and time.time() - t0 > minutes * 60:
+            print(f"time budget reached at step {step}")
+            break
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--vocab", default=os.path.join(data.REPO, "models", "intent", "vocab.txt"))
@@ -55,53 +112,8 @@ def main(argv=None):
     cfg = BertConfig(vocab_size=len(tok.vocab), hidden_size=args.hidden, num_hidden_layers=args.layers,
                      num_attention_heads=heads, intermediate_size=4 * args.hidden, max_position_embeddings=MAXLEN)
     model = BertForMaskedLM(cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
-    warm = max(1, args.steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warm, max(0.05, (args.steps - s) / (args.steps - warm))))
-    V = cfg.vocab_size
-    n_special = 5
-    # length-sorted buckets for speed
-    order = sorted(range(len(enc)), key=lambda i: len(enc[i]))
-    buckets = [order[i:i + args.batch] for i in range(0, len(order), args.batch)]
-    model.train()
-    ema = None
-    for step in range(args.steps):
-        b = rng.choice(buckets)
-        L = max(len(enc[i]) for i in b)
-        ids = torch.zeros((len(b), L), dtype=torch.long)
-        mask = torch.zeros((len(b), L), dtype=torch.long)
-        for r, i in enumerate(b):
-            ids[r, :len(enc[i])] = torch.tensor(enc[i])
-            mask[r, :len(enc[i])] = 1
-        special = ids < n_special
-        prob = torch.full(ids.shape, 0.15)
-        sel = torch.bernoulli(prob).bool() & ~special & mask.bool()
-        if sel.sum() == 0:
-            continue
-        labels = ids[sel]
-        inp = ids.clone()
-        r = torch.rand(ids.shape)
-        inp[sel & (r < 0.8)] = 4  # [MASK]
-        rnd_sel = sel & (r >= 0.8) & (r < 0.9)
-        inp[rnd_sel] = torch.randint(n_special, V, (int(rnd_sel.sum()),))
-        h, _ = model.bert(inp, mask, torch.zeros_like(inp))
-        hs = model.transform(h[sel])
-        logits = hs @ model.bert.embeddings.word_embeddings.weight.t() + model.bias
-        loss = F.cross_entropy(logits, labels)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
-        if step % 200 == 0:
-            print(f"step {step}: mlm loss {ema:.3f} ({time.time()-t0:.0f}s)", flush=True)
-        if args.max_steps and step + 1 >= args.max_steps:
-            print(f"max steps reached at step {step}")
-            break
-        if args.minutes and time.time() - t0 > args.minutes * 60:
-            print(f"time budget reached at step {step}")
-            break
+    mlm_loop(model, enc, rng, steps=args.steps, max_steps=args.max_steps, minutes=args.minutes, batch=args.batch,
+             lr=args.lr, t0=t0)
     sd = {k: v for k, v in model.state_dict().items() if k.startswith("bert.")}
     torch.save(sd, args.out)
     print(f"saved {args.out} ({time.time()-t0:.0f}s)")
