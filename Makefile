@@ -21,9 +21,12 @@ test: ort
 ort:
 	@scripts/fetch-ort.sh >/dev/null
 
-## models: retrain the default models from the data (needs python3-torch; installs it with apt-get)
+## models: retrain the default models from the data (needs python3-torch; installs it with apt-get):
+## the intent classifier, then the bi-encoder, then the cross-encoder (which starts from the bi-encoder)
 models:
 	training/build_models.sh
+	training/build_biencoder.sh
+	training/build_reranker.sh
 
 ## fuzz: longer fuzzing of every fuzz target (FUZZTIME per target: a duration or a count, default 60s)
 fuzz:

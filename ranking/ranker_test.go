@@ -97,7 +97,7 @@ func rank(t *testing.T, rr Reranker, cfg RankerConfig, req Request) Result {
 
 func TestRerankerMovesItemUp(t *testing.T) {
 	rr := scoresByID(map[string]float32{"p3": 5, "p0": 1})
-	res := rank(t, rr, RankerConfig{}, Request{Hits: testHits(5)})
+	res := rank(t, rr, RankerConfig{Weights: rerankLed}, Request{Hits: testHits(5)})
 	assertOrder(t, res, "p3", "p0", "p1", "p2", "p4")
 	if res.Fallback {
 		t.Fatal("unexpected fallback")
@@ -106,7 +106,7 @@ func TestRerankerMovesItemUp(t *testing.T) {
 	if top.Features.RerankRaw != 5 || top.Features.Rerank != 1 || top.Features.Retrieval != 0.25 || !top.Blended {
 		t.Errorf("features of p3 = %+v", top.Features)
 	}
-	want := DefaultWeights.Rerank*1 + DefaultWeights.Retrieval*0.25
+	want := rerankLed.Rerank*1 + rerankLed.Retrieval*0.25
 	if math.Abs(top.Score-want) > 1e-12 {
 		t.Errorf("score %v, want %v", top.Score, want)
 	}
@@ -160,7 +160,7 @@ func TestAvailabilityDemotesWithoutFiltering(t *testing.T) {
 
 func TestTopKTailKeepsRetrievalOrder(t *testing.T) {
 	rr := scoresByID(map[string]float32{"p2": 3, "p1": 2, "p6": 100})
-	res := rank(t, rr, RankerConfig{TopK: 3}, Request{Hits: testHits(7)})
+	res := rank(t, rr, RankerConfig{TopK: 3, Weights: rerankLed}, Request{Hits: testHits(7)})
 	assertOrder(t, res, "p2", "p1", "p0", "p3", "p4", "p5", "p6")
 	if len(rr.texts) != 3 {
 		t.Fatalf("reranker got %d texts, want TopK=3", len(rr.texts))
@@ -170,7 +170,7 @@ func TestTopKTailKeepsRetrievalOrder(t *testing.T) {
 			t.Errorf("item %d Blended=%v", i, it.Blended)
 		}
 	}
-	res = rank(t, rr, RankerConfig{TopK: 3}, Request{Hits: testHits(7), K: 4})
+	res = rank(t, rr, RankerConfig{TopK: 3, Weights: rerankLed}, Request{Hits: testHits(7), K: 4})
 	assertOrder(t, res, "p2", "p1", "p0", "p3")
 	res = rank(t, rr, RankerConfig{TopK: 3}, Request{Hits: nil})
 	if len(res.Items) != 0 || res.Fallback {
@@ -316,3 +316,7 @@ func TestMinMax(t *testing.T) {
 		}
 	}
 }
+
+// rerankLed weighs the cross-encoder over retrieval, so the tests of the
+// blend's mechanics do not depend on the tuned defaults.
+var rerankLed = Weights{Rerank: 1, Retrieval: 0.3, Personal: 0.3, Availability: 0.3}

@@ -130,16 +130,19 @@ def _lower_runs(text: str) -> List[List[str]]:
     return runs
 
 
+def first_type_phrase(p: dict) -> str:
+    """The first lower-case run after brand and model in the title ("" if none)."""
+    runs = _lower_runs(_title_rest(p))
+    ph = " ".join(_strip_edges(runs[0])) if runs else ""
+    return ph if ph and not all(w in COLOURS for w in ph.split()) else ""
+
+
 def product_types(products: Sequence[dict], min_count: int = 3) -> List[Optional[str]]:
     """A product-type phrase per product (None when none is found): the first
     lower-case run after brand and model in the title when that phrase is
     frequent in the catalogue, else the longest frequent phrase found
     anywhere in the title (lower-cased)."""
-    first = []
-    for p in products:
-        runs = _lower_runs(_title_rest(p))
-        ph = " ".join(_strip_edges(runs[0])) if runs else ""
-        first.append(ph if ph and not all(w in COLOURS for w in ph.split()) else "")
+    first = [first_type_phrase(p) for p in products]
     counts = collections.Counter(x for x in first if x)
     vocab = {ph for ph, c in counts.items() if c >= min_count}
     by_len = sorted(vocab, key=lambda s: (-len(s), s))

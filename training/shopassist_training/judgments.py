@@ -72,6 +72,11 @@ def ndcg(ranked: List[str], judged: Dict[str, int], k: int = 10) -> float:
     return dcg / ideal if ideal else 0.0
 
 
+def ndcg_judged(ranked: List[str], judged: Dict[str, int], k: int = 10) -> float:
+    """retrieval.NDCGJudged (nDCG'): unjudged products dropped before the cut."""
+    return ndcg([d for d in ranked if d in judged][:k], judged, k)
+
+
 def recall(ranked: List[str], judged: Dict[str, int], k: int = 100, min_rating: int = 2):
     rel = {d for d, r in judged.items() if r >= min_rating}
     if not rel:
@@ -79,6 +84,7 @@ def recall(ranked: List[str], judged: Dict[str, int], k: int = 100, min_rating: 
     return len(rel & set(ranked[:k])) / len(rel)
 
 
-def mean_ndcg(runs: Dict[str, List[str]], judged: Judged, k: int = 10) -> float:
+def mean_ndcg(runs: Dict[str, List[str]], judged: Judged, k: int = 10, condensed: bool = False) -> float:
+    f = ndcg_judged if condensed else ndcg
     qs = list(judged)
-    return sum(ndcg(runs.get(q, []), judged[q], k) for q in qs) / len(qs)
+    return sum(f(runs.get(q, []), judged[q], k) for q in qs) / len(qs)
