@@ -133,11 +133,11 @@ func get(t *testing.T, url string) (int, string) {
 // session resumes with its history after a restart.
 func TestServeEndToEnd(t *testing.T) {
 	t.Run("embedded", func(t *testing.T) {
-		serveEndToEnd(t, "--data-dir", t.TempDir())
+		serveEndToEnd(t, "--data-dir", t.TempDir(), "--search-model", "../../models/biencoder", "--rerank-model", "../../models/reranker")
 	})
 	t.Run("redis", func(t *testing.T) {
 		url := fmt.Sprintf("redis://%s/0", redistest.Addr(t))
-		serveEndToEnd(t, "--data-dir", t.TempDir(), "--redis-url", url)
+		serveEndToEnd(t, "--data-dir", t.TempDir(), "--redis-url", url, "--search-model", "../../models/biencoder", "--rerank-model", "../../models/reranker")
 	})
 }
 
