@@ -26,7 +26,8 @@ t() { local s=$SECONDS; "$@"; echo "  [$(( SECONDS - s ))s] $*"; }
 if [ ! -s "$PRODUCTS" ]; then
   (cd "$ROOT" && go run training/tools/dump_products.go > "$PRODUCTS")
 fi
-BIENC_RUN="$ROOT/$(cat "$BIENC/SOURCE_RUN")"
+BIENC_RUN="$(cat "$BIENC/SOURCE_RUN")"
+case "$BIENC_RUN" in /*) ;; *) BIENC_RUN="$ROOT/$BIENC_RUN" ;; esac
 DEV=()
 [ "${RERANK_DEV_TRAIN:-0}" = 1 ] && DEV=(--dev-train)
 
