@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
 )
 
 // outbound is one entry of a connection's send queue: a text frame, or the
@@ -47,7 +48,9 @@ type conn struct {
 	sendBuf     []outbound
 	sendReady   chan struct{} // capacity 1: wakes the writer
 	queuedBytes atomic.Int64
-	inbox       chan ClientFrame
+	// messages limits the rate of message frames (Config.MessageRate).
+	messages *rate.Limiter
+	inbox    chan ClientFrame
 
 	// ctx is cancelled when the connection ends, which cancels its turns.
 	ctx    context.Context
@@ -72,6 +75,7 @@ func newConn(srv *Server, ws *websocket.Conn, log *slog.Logger) *conn {
 		ws:        ws,
 		log:       log,
 		sendReady: make(chan struct{}, 1),
+		messages:  rate.NewLimiter(rate.Limit(srv.cfg.MessageRate), srv.cfg.MessageBurst),
 		inbox:     make(chan ClientFrame, srv.cfg.PendingTurnsPerConn),
 		ctx:       ctx,
 		cancel:    cancel,
@@ -249,6 +253,10 @@ func (c *conn) readPump() {
 		}
 		if c.draining.Load() {
 			c.sendError(f.ID, CodeUnavailable, "the server is restarting; reconnect in a moment")
+			continue
+		}
+		if f.Type == TypeMessage && !c.messages.Allow() {
+			c.sendError(f.ID, CodeBusy, "you are sending messages too fast; wait a moment and send it again")
 			continue
 		}
 		select {

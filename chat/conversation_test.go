@@ -206,7 +206,7 @@ func newDialogHarness(t testing.TB, store sessions.Store, opts ...func(*Deps)) *
 	for _, o := range opts {
 		o(&deps)
 	}
-	srv, err := NewServer(Config{OperatorAuth: headerAuth}, deps)
+	srv, err := NewServer(Config{OperatorAuth: headerAuth, MessageRate: 1000, MessageBurst: 1000}, deps) // scripts type faster than people
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,6 +48,14 @@ type Config struct {
 	// PendingTurnsPerConn is how many messages of one connection may wait
 	// for their turn; more get a busy error. Default 4.
 	PendingTurnsPerConn int
+	// MessageRate and MessageBurst are a token bucket per connection over
+	// its message frames: a message beyond it gets a busy error at once
+	// (the client retries later). Defaults 2 messages/s, burst 10.
+	MessageRate  float64
+	MessageBurst int
+	// MaxConnections bounds open WebSockets; an upgrade beyond it is
+	// answered 503 with Retry-After before any work. Default 20,000.
+	MaxConnections int
 	// MaxConcurrentTurns bounds turns running at once across connections;
 	// a turn that cannot start within TurnQueueWait gets a busy error.
 	// Defaults 16 × GOMAXPROCS and 250ms.
@@ -102,6 +110,11 @@ func (c Config) withDefaults() Config {
 		c.SendQueueBytes = 1 << 20
 	}
 	def(&c.PendingTurnsPerConn, 4)
+	if c.MessageRate <= 0 {
+		c.MessageRate = 2
+	}
+	def(&c.MessageBurst, 10)
+	def(&c.MaxConnections, 20000)
 	def(&c.MaxConcurrentTurns, 16*runtime.GOMAXPROCS(0))
 	defDur(&c.TurnQueueWait, 250*time.Millisecond)
 	defDur(&c.WriteWait, 10*time.Second)
@@ -310,6 +323,15 @@ func (s *Server) checkOrigin(r *http.Request) bool {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.closing.Load() {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	s.mu.Lock()
+	full := len(s.conns) >= s.cfg.MaxConnections
+	s.mu.Unlock()
+	if full {
+		s.metrics.errors.WithLabelValues("server_full").Inc()
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "too many open connections; retry in a moment", http.StatusServiceUnavailable)
 		return
 	}
 	ws, err := s.upgrader.Upgrade(w, r, nil)

@@ -89,6 +89,8 @@ type serveConfig struct {
 	pseudonymKey    string
 	operatorsFile   string
 	auditLog        string
+	maxConns        int
+	messageRate     float64
 	eventsTTL       time.Duration
 	eventsMaxAge    time.Duration
 }
@@ -127,6 +129,8 @@ func serveFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.DurationVar(&cfg.llmFirstToken, "llm-first-token-timeout", 8*time.Second, "fall back to the template answer when the LLM sends no token for this long")
 	fs.Float64Var(&cfg.ipRate, "ip-rate", 10, "per client IP: WebSocket connections and search/recommendation requests per second (token bucket; 0 disables); over it the client gets 429")
 	fs.IntVar(&cfg.ipBurst, "ip-burst", 60, "per client IP: requests allowed at once above --ip-rate")
+	fs.IntVar(&cfg.maxConns, "max-connections", 20000, "open WebSockets at most; beyond, upgrades get 503 with Retry-After")
+	fs.Float64Var(&cfg.messageRate, "message-rate", 2, "per connection: messages per second (token bucket, burst 10); beyond, a busy error")
 	fs.BoolVar(&cfg.trustProxy, "trust-proxy", false, "take the client IP from X-Forwarded-For (only behind a proxy that sets it, such as deploy/nginx.conf)")
 	fs.StringVar(&cfg.pseudonymKey, "pseudonym-key", "", "base64 of ≥ 32 random bytes (openssl rand -base64 32) keying pseudonymous user and session ids in events, profiles and the session store's user index; keep it apart from the encryption keys (rotating it changes every pseudonym); empty: ids kept as given (demo mode; --production refuses this)")
 	fs.DurationVar(&cfg.eventsTTL, "events-profile-ttl", events.DefaultProfileTTL, "delete a shopper's profile this long after its last event")
@@ -181,6 +185,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.eventsMaxAge < time.Minute || c.eventsTTL < time.Hour {
 		return errors.New("--events-max-age must be ≥ 1m and --events-profile-ttl ≥ 1h")
+	}
+	if c.maxConns < 1 || c.messageRate <= 0 {
+		return errors.New("--max-connections must be ≥ 1 and --message-rate > 0")
 	}
 	if c.ipRate < 0 || c.ipBurst < 1 {
 		return fmt.Errorf("--ip-rate must be >= 0 and --ip-burst >= 1")
@@ -479,6 +486,8 @@ func (a *app) load(ctx context.Context, cfg serveConfig, metrics *chat.Metrics) 
 		AllowedOrigins:    cfg.origins(),
 		Currency:          cfg.currency,
 		ClientIP:          a.perIP.ClientIP,
+		MaxConnections:    cfg.maxConns,
+		MessageRate:       cfg.messageRate,
 	}
 	if a.auth != nil {
 		ccfg.OperatorAuth = a.auth.Authorize
