@@ -19,6 +19,7 @@ import torch
 
 from . import bienc_data
 from .bienc_train import load_model
+from .export import bert_config, export_onnx
 from .tokenizer import BertTokenizer
 
 GOLDEN_QUERIES = [
@@ -51,34 +52,10 @@ def main(argv=None):
     assert len(tok.vocab) == cfg.vocab_size, (len(tok.vocab), cfg.vocab_size)
 
     e = tok.encode("hp toner cartridge black")
-    dummy = tuple(torch.tensor([e[k], e[k]]) for k in ("input_ids", "attention_mask", "token_type_ids"))
     path = os.path.join(args.out, "model.onnx")
-    axes = {n: {0: "batch", 1: "seq"} for n in ("input_ids", "attention_mask", "token_type_ids", "last_hidden_state")}
-    torch.onnx.export(model, dummy, path, input_names=["input_ids", "attention_mask", "token_type_ids"],
-                      output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=args.opset,
-                      do_constant_folding=True)
-    import onnx
-    onnx.checker.check_model(onnx.load(path))
+    export_onnx(model, e, path, "last_hidden_state", {0: "batch", 1: "seq"}, args.opset)
 
-    config = {
-        "model_type": "bert",
-        "architectures": ["BertModel"],
-        "pooling": "mean",
-        "vocab_size": cfg.vocab_size,
-        "hidden_size": cfg.hidden_size,
-        "num_hidden_layers": cfg.num_hidden_layers,
-        "num_attention_heads": cfg.num_attention_heads,
-        "intermediate_size": cfg.intermediate_size,
-        "hidden_act": "gelu",
-        "hidden_dropout_prob": cfg.hidden_dropout_prob,
-        "attention_probs_dropout_prob": cfg.attention_probs_dropout_prob,
-        "max_position_embeddings": cfg.max_position_embeddings,
-        "type_vocab_size": cfg.type_vocab_size,
-        "layer_norm_eps": cfg.layer_norm_eps,
-        "initializer_range": cfg.initializer_range,
-        "pad_token_id": 0,
-        "max_length": max_length,
-    }
+    config = bert_config(cfg, "BertModel", head={"pooling": "mean"}, tail={"max_length": max_length})
     with open(os.path.join(args.out, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
         f.write("\n")

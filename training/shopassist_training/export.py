@@ -25,6 +25,49 @@ def load(run_dir: str):
     return m, s
 
 
+def bert_config(cfg, architecture: str, head: dict = None, tail: dict = None) -> dict:
+    """The Hugging Face config.json of a BERT export: model_type and
+    architectures, then head's keys, the encoder's shape, then tail's keys
+    (in that order, so rebuilds write identical files)."""
+    d = {"model_type": "bert", "architectures": [architecture]}
+    d.update(head or {})
+    d.update({
+        "vocab_size": cfg.vocab_size,
+        "hidden_size": cfg.hidden_size,
+        "num_hidden_layers": cfg.num_hidden_layers,
+        "num_attention_heads": cfg.num_attention_heads,
+        "intermediate_size": cfg.intermediate_size,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": cfg.hidden_dropout_prob,
+        "attention_probs_dropout_prob": cfg.attention_probs_dropout_prob,
+        "max_position_embeddings": cfg.max_position_embeddings,
+        "type_vocab_size": cfg.type_vocab_size,
+        "layer_norm_eps": cfg.layer_norm_eps,
+        "initializer_range": cfg.initializer_range,
+        "pad_token_id": 0,
+    })
+    d.update(tail or {})
+    return d
+
+
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def export_onnx(model, enc: dict, path: str, output: str, output_axes: dict, opset: int):
+    """Exports model to ONNX with Hugging Face input names (batch and
+    sequence axes dynamic), traced on the encoding enc twice (batch of 2),
+    and checks the file."""
+    dummy = tuple(torch.tensor([enc[k], enc[k]]) for k in INPUTS)
+    axes = {n: {0: "batch", 1: "seq"} for n in INPUTS}
+    axes[output] = output_axes
+    torch.onnx.export(model, dummy, path, input_names=list(INPUTS), output_names=[output],
+                      dynamic_axes=axes, opset_version=opset, do_constant_folding=True)
+    import onnx
+    om = onnx.load(path)
+    onnx.checker.check_model(om)
+    return om
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", required=True)
@@ -39,40 +82,17 @@ def main(argv=None):
     assert len(tok.vocab) == cfg.vocab_size
 
     e = tok.encode("do you have a 15 inch laptop bag?")
-    dummy = tuple(torch.tensor([e[k], e[k]]) for k in ("input_ids", "attention_mask", "token_type_ids"))
     path = os.path.join(args.out, "model.onnx")
-    torch.onnx.export(
-        model, dummy, path, input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["logits"],
-        dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
-                      "token_type_ids": {0: "batch", 1: "seq"}, "logits": {0: "batch"}},
-        opset_version=args.opset, do_constant_folding=True)
-    import onnx
-    om = onnx.load(path)
-    onnx.checker.check_model(om)
+    om = export_onnx(model, e, path, "logits", {0: "batch"}, args.opset)
 
-    config = {
-        "model_type": "bert",
-        "architectures": ["BertForSequenceClassification"],
-        "vocab_size": cfg.vocab_size,
-        "hidden_size": cfg.hidden_size,
-        "num_hidden_layers": cfg.num_hidden_layers,
-        "num_attention_heads": cfg.num_attention_heads,
-        "intermediate_size": cfg.intermediate_size,
-        "hidden_act": "gelu",
-        "hidden_dropout_prob": cfg.hidden_dropout_prob,
-        "attention_probs_dropout_prob": cfg.attention_probs_dropout_prob,
-        "max_position_embeddings": cfg.max_position_embeddings,
-        "type_vocab_size": cfg.type_vocab_size,
-        "layer_norm_eps": cfg.layer_norm_eps,
-        "initializer_range": cfg.initializer_range,
-        "pad_token_id": 0,
+    config = bert_config(cfg, "BertForSequenceClassification", tail={
         "problem_type": "single_label_classification",
         "id2label": {str(i): l for i, l in enumerate(labels)},
         "label2id": {l: i for i, l in enumerate(labels)},
         "max_length": 64,
         "oos_label": data.OOS,
         "oos_threshold": s["threshold"]["threshold"],
-    }
+    })
     with open(os.path.join(args.out, "config.json"), "w") as f:
         json.dump(config, f, indent=2, ensure_ascii=False)
         f.write("\n")

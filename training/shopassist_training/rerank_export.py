@@ -18,6 +18,7 @@ import random
 import torch
 
 from . import bienc_data
+from .export import bert_config, export_onnx
 from .rerank_eval import load
 from .tokenizer import BertTokenizer
 
@@ -53,37 +54,16 @@ def main(argv=None):
     assert len(tok.vocab) == cfg.vocab_size, (len(tok.vocab), cfg.vocab_size)
 
     e = tok.encode("laptop case", "Targus notebook case black")
-    dummy = tuple(torch.tensor([e[k], e[k]]) for k in ("input_ids", "attention_mask", "token_type_ids"))
     path = os.path.join(args.out, "model.onnx")
-    axes = {n: {0: "batch", 1: "seq"} for n in ("input_ids", "attention_mask", "token_type_ids")}
-    axes["logits"] = {0: "batch"}
-    torch.onnx.export(model, dummy, path, input_names=["input_ids", "attention_mask", "token_type_ids"],
-                      output_names=["logits"], dynamic_axes=axes, opset_version=args.opset, do_constant_folding=True)
-    import onnx
-    onnx.checker.check_model(onnx.load(path))
+    export_onnx(model, e, path, "logits", {0: "batch"}, args.opset)
 
-    config = {
-        "model_type": "bert",
-        "architectures": ["BertForSequenceClassification"],
-        "vocab_size": cfg.vocab_size,
-        "hidden_size": cfg.hidden_size,
-        "num_hidden_layers": cfg.num_hidden_layers,
-        "num_attention_heads": cfg.num_attention_heads,
-        "intermediate_size": cfg.intermediate_size,
-        "hidden_act": "gelu",
-        "hidden_dropout_prob": cfg.hidden_dropout_prob,
-        "attention_probs_dropout_prob": cfg.attention_probs_dropout_prob,
-        "max_position_embeddings": cfg.max_position_embeddings,
-        "type_vocab_size": cfg.type_vocab_size,
-        "layer_norm_eps": cfg.layer_norm_eps,
-        "initializer_range": cfg.initializer_range,
-        "pad_token_id": 0,
+    config = bert_config(cfg, "BertForSequenceClassification", tail={
         "num_labels": 1,
         "problem_type": "regression",
         "id2label": {"0": "relevance"},
         "label2id": {"relevance": 0},
         "max_length": max_length,
-    }
+    })
     with open(os.path.join(args.out, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
         f.write("\n")
