@@ -42,8 +42,15 @@ func TestMessageRatePerConnection(t *testing.T) {
 // and Retry-After; a slot frees when a connection closes.
 func TestMaxConnections(t *testing.T) {
 	h := newHarness(t, Config{MaxConnections: 2}, embeddedStore(t, t.TempDir()))
-	a, b := h.dial(t), h.dial(t)
-	_ = b
+	a, _ := h.dial(t), h.dial(t)
+	// The server registers a connection just after the handshake the
+	// client has seen: wait until both count.
+	for open := 0; open < 2; {
+		h.srv.mu.Lock()
+		open = len(h.srv.conns)
+		h.srv.mu.Unlock()
+		sleepShort()
+	}
 	url := "ws" + strings.TrimPrefix(h.http.URL, "http")
 	_, resp, err := websocket.DefaultDialer.Dial(url, nil)
 	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
