@@ -559,18 +559,31 @@ func safeFileName(id string) string {
 	}, id)
 }
 
+// lockSession takes the operator lock of session id (state changes of one
+// session are serialised) and reads the session. On failure it answers the
+// request (naming action) and holds no lock; otherwise the caller must call
+// unlock.
+func (s *Server) lockSession(ctx context.Context, w http.ResponseWriter, id, action string) (ss sessions.Session, unlock func(), ok bool) {
+	unlock = s.opLocks.lock(id)
+	ss, err := s.store.Get(ctx, id)
+	if err != nil {
+		unlock()
+		s.operatorFailed(w, action, err)
+		return ss, nil, false
+	}
+	return ss, unlock, true
+}
+
 // opTakeover serves POST /api/operator/sessions/{id}/takeover.
 func (s *Server) opTakeover(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), operatorTimeout)
 	defer cancel()
 	id, op := r.PathValue("id"), operatorOf(r).Name
-	unlock := s.opLocks.lock(id)
-	defer unlock()
-	ss, err := s.store.Get(ctx, id)
-	if err != nil {
-		s.operatorFailed(w, "takeover", err)
+	ss, unlock, ok := s.lockSession(ctx, w, id, "takeover")
+	if !ok {
 		return
 	}
+	defer unlock()
 	if handoffState(ss.Meta) == StateAgent {
 		if holder := ss.Meta[metaOperator]; holder != op {
 			httpError(w, http.StatusConflict, fmt.Sprintf("operator %q holds this session", holder))
@@ -610,13 +623,11 @@ func (s *Server) opMessage(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, fmt.Sprintf(`"text" must hold 1 to %d bytes`, MaxTextBytes))
 		return
 	}
-	unlock := s.opLocks.lock(id)
-	defer unlock()
-	ss, err := s.store.Get(ctx, id)
-	if err != nil {
-		s.operatorFailed(w, "send message", err)
+	ss, unlock, ok := s.lockSession(ctx, w, id, "send message")
+	if !ok {
 		return
 	}
+	defer unlock()
 	if handoffState(ss.Meta) != StateAgent || ss.Meta[metaOperator] != op {
 		httpError(w, http.StatusConflict, "take the session over before writing in it")
 		return
@@ -649,13 +660,11 @@ func (s *Server) opHandback(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), operatorTimeout)
 	defer cancel()
 	id, op := r.PathValue("id"), operatorOf(r).Name
-	unlock := s.opLocks.lock(id)
-	defer unlock()
-	ss, err := s.store.Get(ctx, id)
-	if err != nil {
-		s.operatorFailed(w, "handback", err)
+	ss, unlock, ok := s.lockSession(ctx, w, id, "handback")
+	if !ok {
 		return
 	}
+	defer unlock()
 	state := handoffState(ss.Meta)
 	if state == StateAgent && ss.Meta[metaOperator] != op {
 		httpError(w, http.StatusConflict, fmt.Sprintf("operator %q holds this session", ss.Meta[metaOperator]))
