@@ -52,6 +52,21 @@ type sealKey struct {
 	aead cipher.AEAD
 }
 
+// Sealer encrypts records at rest for the stores (sessions, events).
+// *Keyring implements it: AES-256-GCM, the key id stored with each record
+// so keys can rotate. aad binds a record to its place (its store, record
+// kind and id): a record moved elsewhere does not open. NeedsRotation
+// reports whether a stored record should be sealed again with the current
+// key (true for plaintext and for records under an older key); a rotation
+// reads each record, and when NeedsRotation, opens it and seals it again.
+type Sealer interface {
+	Seal(plaintext, aad []byte) []byte
+	Open(sealed, aad []byte) ([]byte, error)
+	NeedsRotation(sealed []byte) bool
+}
+
+var _ Sealer = (*Keyring)(nil)
+
 // Keyring seals and opens records with AES-256-GCM. It holds one or more
 // keys by id; the first is current and seals, all of them open, so records
 // sealed before a rotation stay readable until re-sealed. A Keyring is

@@ -9,13 +9,8 @@ import (
 	"github.com/shopassist/shopassist/privacy"
 )
 
-// Sealer encrypts records at rest (Config.Sealer). *privacy.Keyring
-// implements it: AES-256-GCM, the key id stored with each record so keys
-// can rotate.
-type Sealer interface {
-	Seal(plaintext, aad []byte) []byte
-	Open(sealed, aad []byte) ([]byte, error)
-}
+// Sealer encrypts records at rest (Config.Sealer); see privacy.Sealer.
+type Sealer = privacy.Sealer
 
 // ErrCorrupt is returned for a stored record that cannot be decoded: it is
 // encrypted but the store has no key, or its key is unknown, or it was
