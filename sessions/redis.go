@@ -514,21 +514,47 @@ if redis.call('HLEN', KEYS[1]) <= 1 then redis.call('DEL', KEYS[1]) end
 return out
 `)
 
+// deleteUserAttempts bounds the passes of Redis.DeleteUser over sessions
+// whose stored user id changed while it ran.
+const deleteUserAttempts = 3
+
 // DeleteUser implements Store: HKEYS of the user's index, one pipelined
 // HGET per indexed session to check its owner, then one script that
-// deletes the owner's sessions.
+// deletes the owner's sessions. A session whose stored user id changed
+// between the HGET and the script (re-sealed by a concurrent Rotate, or
+// the id reused by another user) is checked again in another pass, up to
+// deleteUserAttempts; if one still changes then, the error wraps
+// ErrUnavailable (retry). With an error, the ids that earlier passes
+// deleted are returned with it.
 func (r *Redis) DeleteUser(ctx context.Context, userID string) ([]string, error) {
 	if userID == "" {
 		return nil, fmt.Errorf("%w: empty user id", ErrInvalid)
 	}
+	deleted := []string{}
+	for range deleteUserAttempts {
+		ids, changed, err := r.deleteUserOnce(ctx, userID)
+		deleted = append(deleted, ids...)
+		if err != nil && !errors.Is(err, ErrCorrupt) {
+			return deleted, err // what earlier passes deleted is gone
+		}
+		if changed == 0 {
+			return deleted, err
+		}
+	}
+	return deleted, unavailable("delete user", errors.New("sessions of the user kept changing while being erased"))
+}
+
+// deleteUserOnce is one pass of DeleteUser; changed counts the sessions
+// kept because their stored user id changed meanwhile.
+func (r *Redis) deleteUserOnce(ctx context.Context, userID string) (deleted []string, changed int, err error) {
 	uk := r.userIdxKey(userID)
 	members, err := r.c.HKeys(ctx, uk).Result()
 	if err != nil {
-		return nil, unavailable("delete user", err)
+		return nil, 0, unavailable("delete user", err)
 	}
 	ids := slices.DeleteFunc(members, func(id string) bool { return id == "" })
 	if len(ids) == 0 {
-		return []string{}, nil
+		return nil, 0, nil
 	}
 	cmds, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, id := range ids {
@@ -537,7 +563,7 @@ func (r *Redis) DeleteUser(ctx context.Context, userID string) ([]string, error)
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, unavailable("delete user", err)
+		return nil, 0, unavailable("delete user", err)
 	}
 	keys := []string{uk, r.idxKey()}
 	args := []any{0}
@@ -560,16 +586,18 @@ func (r *Redis) DeleteUser(ctx context.Context, userID string) ([]string, error)
 			args = append(args, id, stored)
 		}
 	}
-	args[0] = (len(args) - 1) / 2
+	candidates := (len(args) - 1) / 2
+	args[0] = candidates
 	args = append(args, stale...)
-	deleted, err := deleteUserScript.Run(ctx, r.c, keys, args...).StringSlice()
+	deleted, err = deleteUserScript.Run(ctx, r.c, keys, args...).StringSlice()
 	if err != nil {
-		return nil, unavailable("delete user", err)
+		return nil, 0, unavailable("delete user", err)
 	}
+	changed = candidates - len(deleted)
 	if unreadable > 0 {
-		return deleted, fmt.Errorf("%w: %d indexed sessions kept: their user id cannot be decrypted", ErrCorrupt, unreadable)
+		return deleted, changed, fmt.Errorf("%w: %d indexed sessions kept: their user id cannot be decrypted", ErrCorrupt, unreadable)
 	}
-	return deleted, nil
+	return deleted, changed, nil
 }
 
 // indexScript: KEYS pairs (s, user index); ARGV pairs (id, expire-at ms).
