@@ -15,6 +15,7 @@ import (
 
 	"github.com/shopassist/shopassist/catalog"
 	"github.com/shopassist/shopassist/internal/redistest"
+	"github.com/shopassist/shopassist/privacy"
 )
 
 // benchProducts are synthetic ids with a lookup (brand and category from the
@@ -38,13 +39,18 @@ func envInt(name string, def int) int {
 }
 
 // BenchmarkRedisPublish: events/s accepted by RedisStream.Publish (XADD
-// MAXLEN ~ pipelines of 500) from 4 goroutines into a private redis-server.
+// MAXLEN ~ pipelines of 500) from 4 goroutines into a private redis-server;
+// EVENTS_BENCH_SEALED=1 seals the entries.
 //
 //	go test ./events -run '^$' -bench RedisPublish -benchtime 1000000x
 func BenchmarkRedisPublish(b *testing.B) {
 	srv := redistest.Start(b)
 	ids, _ := benchProducts(20000)
-	s, err := NewRedisStream(context.Background(), redisClient(b, srv.Addr()), Config{MaxLen: 50_000_000})
+	cfg := Config{MaxLen: 50_000_000}
+	if os.Getenv("EVENTS_BENCH_SEALED") != "" {
+		cfg.Sealer = keyring(b, "bench")
+	}
+	s, err := NewRedisStream(context.Background(), redisClient(b, srv.Addr()), cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -80,7 +86,8 @@ func BenchmarkRedisPublish(b *testing.B) {
 // (default 50,000) from 4 goroutines while EVENTS_BENCH_CONSUMERS consumers
 // (default 2) apply them to Redis profiles; it reports the applied rate and
 // the latency from Publish returning to the Apply that made a batch's probe
-// event visible (p50, p99).
+// event visible (p50, p99). EVENTS_BENCH_SEALED=1 encrypts the stream
+// entries and the profiles.
 //
 //	go test ./events -run '^$' -bench RedisEndToEnd -benchtime 1500000x
 func BenchmarkRedisEndToEnd(b *testing.B) {
@@ -88,7 +95,11 @@ func BenchmarkRedisEndToEnd(b *testing.B) {
 	rate := envInt("EVENTS_BENCH_RATE", 50_000)
 	consumers := envInt("EVENTS_BENCH_CONSUMERS", 2)
 	ids, lookup := benchProducts(20000)
-	ps := NewRedisProfiles(redisClient(b, srv.Addr()), ProfileConfig{Lookup: lookup, SeenTTL: 10 * time.Minute})
+	var sealer privacy.Sealer
+	if os.Getenv("EVENTS_BENCH_SEALED") != "" {
+		sealer = keyring(b, "bench")
+	}
+	ps := NewRedisProfiles(redisClient(b, srv.Addr()), ProfileConfig{Lookup: lookup, SeenTTL: 10 * time.Minute, Sealer: sealer})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
@@ -98,7 +109,7 @@ func BenchmarkRedisEndToEnd(b *testing.B) {
 	var appliedN int64
 	allDone := make(chan struct{})
 	for c := range consumers {
-		s, err := NewRedisStream(ctx, redisClient(b, srv.Addr()), Config{Consumer: fmt.Sprint("c", c), MaxLen: 50_000_000})
+		s, err := NewRedisStream(ctx, redisClient(b, srv.Addr()), Config{Consumer: fmt.Sprint("c", c), MaxLen: 50_000_000, Sealer: sealer})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -127,7 +138,7 @@ func BenchmarkRedisEndToEnd(b *testing.B) {
 			})
 		}()
 	}
-	pub, err := NewRedisStream(ctx, redisClient(b, srv.Addr()), Config{MaxLen: 50_000_000})
+	pub, err := NewRedisStream(ctx, redisClient(b, srv.Addr()), Config{MaxLen: 50_000_000, Sealer: sealer})
 	if err != nil {
 		b.Fatal(err)
 	}

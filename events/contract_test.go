@@ -1,6 +1,7 @@
 package events
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -448,13 +449,18 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 func TestServiceStartApplyClose(t *testing.T) {
-	for _, backend := range []string{"memory", "redis"} {
+	for _, backend := range []string{"memory", "redis", "redis-sealed"} {
 		t.Run(backend, func(t *testing.T) {
 			ctx := context.Background()
 			scfg, pcfg := Config{Backend: backend}, ProfileConfig{Backend: backend, Lookup: testLookup}
-			if backend == "redis" {
-				addr := redistest.Addr(t)
-				prefix := redistest.Prefix(t)
+			if backend == "redis-sealed" {
+				scfg.Backend, pcfg.Backend = "redis", "redis"
+				scfg.Sealer, pcfg.Sealer = keyring(t, "A"), keyring(t, "A")
+			}
+			var addr, prefix string
+			if scfg.Backend == "redis" {
+				addr = redistest.Addr(t)
+				prefix = redistest.Prefix(t)
 				redistest.Cleanup(t, addr, prefix)
 				scfg.RedisURL, scfg.KeyPrefix = "redis://"+addr, prefix+"ev:"
 				pcfg.RedisURL, pcfg.KeyPrefix = "redis://"+addr, prefix+"pr:"
@@ -464,6 +470,12 @@ func TestServiceStartApplyClose(t *testing.T) {
 				t.Fatal(err)
 			}
 			publishAndWait(t, svc.Stream, svc.Profiles, "s", []Event{ev(NewID(), Click, "s", "lap-acme", time.Now())})
+			if scfg.Sealer != nil { // Start passed the Sealers on (trending buckets aside: per product)
+				c := redisClient(t, addr)
+				if raw := append(rawRedis(t, c, scfg.KeyPrefix), rawProfileData(t, c, pcfg.KeyPrefix)...); bytes.Contains(raw, []byte("lap-acme")) {
+					t.Fatal("the product id is stored in clear with both Sealers set")
+				}
+			}
 			if err := svc.Close(); err != nil {
 				t.Fatal(err)
 			}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shopassist/shopassist/internal/redistest"
+	"github.com/shopassist/shopassist/privacy"
 )
 
 // workload returns n events over users shoppers and the count each shopper
@@ -73,21 +74,22 @@ func totalApplied(t *testing.T, ps Profiles, want map[string]map[Type]int64) int
 // and acknowledging it (after applying only half of it), leaving its entries
 // pending; consumer B takes them over with XAUTOCLAIM, re-delivers the
 // half-applied batch and consumes the rest. Every accepted event must be
-// applied exactly once.
+// applied exactly once, also with the stream and profiles encrypted.
 func TestRedisConsumerCrashExactlyOnce(t *testing.T) {
 	// EntryEvents 1: an entry per event, so the numbers below are exact;
 	// 64 (the default): a crash leaves whole packed entries pending.
 	for _, per := range []int{1, 64} {
-		t.Run(fmt.Sprint("entry", per), func(t *testing.T) { testConsumerCrash(t, per) })
+		t.Run(fmt.Sprint("entry", per), func(t *testing.T) { testConsumerCrash(t, per, nil) })
 	}
+	t.Run("entry64-sealed", func(t *testing.T) { testConsumerCrash(t, 64, keyring(t, "A")) })
 }
 
-func testConsumerCrash(t *testing.T, entryEvents int) {
+func testConsumerCrash(t *testing.T, entryEvents int, sealer privacy.Sealer) {
 	addr := redistest.Addr(t)
 	prefix := redistest.Prefix(t)
 	redistest.Cleanup(t, addr, prefix)
-	ps := NewRedisProfiles(redisClient(t, addr), ProfileConfig{KeyPrefix: prefix + "pr:", Lookup: testLookup})
-	cfg := Config{KeyPrefix: prefix + "ev:", Batch: 50, EntryEvents: entryEvents, ClaimIdle: 300 * time.Millisecond, ClaimInterval: 100 * time.Millisecond}
+	ps := NewRedisProfiles(redisClient(t, addr), ProfileConfig{KeyPrefix: prefix + "pr:", Lookup: testLookup, Sealer: sealer})
+	cfg := Config{KeyPrefix: prefix + "ev:", Batch: 50, EntryEvents: entryEvents, ClaimIdle: 300 * time.Millisecond, ClaimInterval: 100 * time.Millisecond, Sealer: sealer}
 	ctx := context.Background()
 
 	cfgA := cfg

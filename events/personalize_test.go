@@ -14,7 +14,8 @@ import (
 	"github.com/shopassist/shopassist/retrieval"
 )
 
-// pipeline wires a stream, a running consumer and profiles of one backend.
+// pipeline wires a stream, a running consumer and profiles of one backend:
+// memory, redis, or redis-sealed (stream and profiles encrypted).
 func pipeline(t *testing.T, backend string, lookup ProductLookup) (Stream, Profiles) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -24,16 +25,21 @@ func pipeline(t *testing.T, backend string, lookup ProductLookup) (Stream, Profi
 	case "memory":
 		s = NewInProcess(Config{})
 		ps = NewMemoryProfiles(ProfileConfig{Lookup: lookup})
-	case "redis":
+	case "redis", "redis-sealed":
 		addr := redistest.Addr(t)
 		prefix := redistest.Prefix(t)
 		redistest.Cleanup(t, addr, prefix)
-		rs, err := NewRedisStream(ctx, redisClient(t, addr), Config{KeyPrefix: prefix + "ev:", Consumer: "c", Block: 100 * time.Millisecond})
+		scfg := Config{KeyPrefix: prefix + "ev:", Consumer: "c", Block: 100 * time.Millisecond}
+		pcfg := ProfileConfig{KeyPrefix: prefix + "pr:", Lookup: lookup}
+		if backend == "redis-sealed" {
+			scfg.Sealer, pcfg.Sealer = keyring(t, "A"), keyring(t, "A")
+		}
+		rs, err := NewRedisStream(ctx, redisClient(t, addr), scfg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		s = rs
-		ps = NewRedisProfiles(redisClient(t, addr), ProfileConfig{KeyPrefix: prefix + "pr:", Lookup: lookup})
+		ps = NewRedisProfiles(redisClient(t, addr), pcfg)
 	}
 	done := make(chan struct{})
 	go func() { defer close(done); _ = s.Consume(ctx, ps.Apply) }()
@@ -96,7 +102,7 @@ func rankOf(hits []retrieval.Hit, id string) int {
 // (not laptops); the next "laptop" search, re-ranked with Personalize, puts
 // the Zeta laptop first, while another shopper's order is unchanged.
 func TestClicksOnBrandMoveItUpInNextSearch(t *testing.T) {
-	for _, backend := range []string{"memory", "redis"} {
+	for _, backend := range []string{"memory", "redis", "redis-sealed"} {
 		t.Run(backend, func(t *testing.T) {
 			ix, lookup := laptopIndex(t)
 			s, ps := pipeline(t, backend, lookup)
@@ -155,7 +161,7 @@ func recIDs(recs []Rec) map[string]bool {
 // recommended until the shopper buys it; bought ink (a consumable) stays
 // recommendable.
 func TestPurchaseRemovesProductFromRecommendations(t *testing.T) {
-	for _, backend := range []string{"memory", "redis"} {
+	for _, backend := range []string{"memory", "redis", "redis-sealed"} {
 		t.Run(backend, func(t *testing.T) {
 			ix, lookup := laptopIndex(t)
 			s, ps := pipeline(t, backend, lookup)

@@ -87,18 +87,23 @@ func catalogCandidates(_ context.Context, q CandidateQuery) ([]*catalog.Product,
 // TestServicePseudonymizes: with Config.Pseudonymize, events posted over
 // HTTP and profile look-ups go through the pseudonym: the raw user and
 // session ids are nowhere in Redis, the pseudonym is, and the profile,
-// recommendations and erasure still work by raw id.
+// recommendations and erasure still work by raw id; also with the stream
+// and profiles encrypted (redis-sealed).
 func TestServicePseudonymizes(t *testing.T) {
 	const user, session = "alice@example.com", "sess-alice-0001"
-	for _, backend := range []string{"memory", "redis"} {
+	for _, backend := range []string{"memory", "redis", "redis-sealed"} {
 		t.Run(backend, func(t *testing.T) {
 			ctx := context.Background()
 			pz := pseudonymizer(t)
 			scfg := Config{Backend: backend, Pseudonymize: pz.ID, Block: 100 * time.Millisecond}
 			pcfg := ProfileConfig{Backend: backend, Lookup: testLookup}
+			if backend == "redis-sealed" {
+				scfg.Backend, pcfg.Backend = "redis", "redis"
+				scfg.Sealer, pcfg.Sealer = keyring(t, "A"), keyring(t, "A")
+			}
 			var client *redis.Client
 			var prefix string
-			if backend == "redis" {
+			if scfg.Backend == "redis" {
 				addr := redistest.Addr(t)
 				prefix = redistest.Prefix(t)
 				redistest.Cleanup(t, addr, prefix)
@@ -193,12 +198,18 @@ func TestProfileTTL(t *testing.T) {
 		if err := ps.Apply(ctx, []Event{ev("e1", View, "u", "lap-acme", time.Now()), ev("e3", Purchase, "u", "ink-hp", time.Now()), q}); err != nil {
 			t.Fatal(err)
 		}
-		P := ps.cfg.KeyPrefix
-		keys := []string{P + "u:u", P + "rv:u", P + "pu:u", P + "q:u"}
-		if n := ps.c.Exists(ctx, keys...).Val(); n != 4 {
-			t.Fatalf("%d of the shopper's 4 keys exist", n)
+		// One record holds everything about the shopper.
+		key := ps.cfg.KeyPrefix + "u:u"
+		if ps.c.Exists(ctx, key).Val() != 1 {
+			t.Fatalf("no record %s", key)
 		}
-		waitFor(t, func() bool { return ps.c.Exists(ctx, keys...).Val() == 0 })
+		if p, _ := ps.Get(ctx, "u"); p.Events() != 3 || len(p.RecentQueries) != 1 || len(p.Purchased) != 1 || len(p.RecentViews) != 1 {
+			t.Fatalf("profile before its TTL: %+v", p)
+		}
+		waitFor(t, func() bool { return ps.c.Exists(ctx, key).Val() == 0 })
+		if p, err := ps.Get(ctx, "u"); err != nil || p.Events()+int64(len(p.RecentQueries)+len(p.Purchased)+len(p.RecentViews)) != 0 {
+			t.Fatalf("profile after its TTL: %+v, %v", p, err)
+		}
 	})
 }
 

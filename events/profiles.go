@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"sort"
 	"strings"
 	"time"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/shopassist/shopassist/catalog"
 	"github.com/shopassist/shopassist/internal/redisopt"
+	"github.com/shopassist/shopassist/privacy"
 )
 
 // ProductLookup finds a product by id (the server passes the search index's
@@ -205,6 +205,16 @@ type ProfileConfig struct {
 	Lookup ProductLookup
 	// Now is the clock (default time.Now), for tests.
 	Now func() time.Time
+	// Sealer, when set (a *privacy.Keyring), encrypts the redis backend's
+	// profile records at rest (AES-256-GCM; each record carries its key id,
+	// so keys rotate: see RedisProfiles.Rotate). Records written without
+	// one stay readable and are sealed at their next write; a record sealed
+	// with a key the Sealer lacks makes Get and Apply fail (the error wraps
+	// privacy.ErrUnknownKey) rather than be overwritten. Seen ids, trending
+	// counts and key names (which carry shopper ids, pseudonyms with
+	// Config.Pseudonymize) are not encrypted. The memory backend keeps
+	// profiles in process memory only and ignores it.
+	Sealer privacy.Sealer
 }
 
 // Validate reports the first invalid field.
@@ -260,7 +270,7 @@ func (c ProfileConfig) String() string {
 	if c.Backend == "redis" {
 		b = "redis " + redisopt.MaskURL(c.RedisURL) + " prefix=" + c.KeyPrefix
 	}
-	return fmt.Sprintf("events: profiles %s half-life=%v seen-ttl=%v profile-ttl=%v", b, c.HalfLife, c.SeenTTL, c.ProfileTTL)
+	return fmt.Sprintf("events: profiles %s half-life=%v seen-ttl=%v profile-ttl=%v encrypted=%v", b, c.HalfLife, c.SeenTTL, c.ProfileTTL, c.Backend == "redis" && c.Sealer != nil)
 }
 
 // NewProfiles validates cfg and returns the configured store; the redis
@@ -340,11 +350,6 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
-}
-
-// decayFactor is 2^(dt/halfLife).
-func decayFactor(dt, halfLife time.Duration) float64 {
-	return math.Exp2(float64(dt) / float64(halfLife))
 }
 
 // rescaleAfter: stored affinities are sums of w·2^((t−epoch)/halfLife);

@@ -2,10 +2,8 @@ package events
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"sync"
 	"time"
@@ -22,14 +20,17 @@ import (
 //	            write, whichever is later (a hash per minute and shard, not
 //	            a key per event: ~40 bytes an id; at very high rates set
 //	            lazyfree-lazy-expire yes so freeing one does not stall Redis)
-//	P u:S       JSON {"ep": decay epoch (unix ms), "last": last event ts,
-//	            "n": {TYPE: events applied}, "a": {"b:BRAND"|"c:CATEGORY"|
-//	            "p:BAND": Σ weight · 2^((ts−ep)/half-life)}}, the 200
-//	            strongest affinities kept; read and rewritten once per batch
-//	            (one GET and one SET instead of a dozen hash commands)
-//	P rv:S      sorted set: recently viewed or clicked product → ts
-//	P pu:S      sorted set: purchased product → ts
-//	P q:S       list of recent search queries, newest first
+//	P u:S       everything kept about the shopper, one string (see
+//	            profile_record.go): a 9-byte header (format byte, random
+//	            stamp renewed on every write), then in a compact binary
+//	            form the affinities with their decay epoch (the 200
+//	            strongest), counts by type, last event ts, recently viewed
+//	            (with ts), purchased (with ts) and recent queries — sealed
+//	            with ProfileConfig.Sealer when one is set (AES-256-GCM, the
+//	            key id inside, bound to the key name)
+//	P rv:S, P pu:S, P q:S   only in data written before the single record
+//	            (then P u:S was JSON): read as part of the profile, folded
+//	            into P u:S at its next write (Apply, Rotate) and deleted
 //	P tm:N, P th:N   sorted sets: product → weighted count in minute /
 //	            hour bucket N (unix ms / 60,000 or / 3,600,000). An event
 //	            counts in its minute bucket; a background roll-up (every
@@ -38,12 +39,23 @@ import (
 //	            already rolled (or older than the 2 h of minute buckets) go
 //	            to the hour bucket directly, so each event counts once in
 //	            each window
+//	P lock      the apply lock (a token, PX 2 s; see Apply)
 //
-// Apply is one EVALSHA per batch: the script looks the batch's ids up in
-// the seen hashes (HMGET), records the new ones (HSET) and applies only
-// those, so a batch is atomic and re-applying it changes nothing. Profile keys expire ProfileTTL after the
+// Apply computes profiles in Go (Lua cannot decrypt), optimistically: (a)
+// one pipelined round trip reads the batch's ids in the seen hashes
+// (HMGET) and each shopper's record (GET); (b) Go drops seen and repeated
+// ids, opens the records, applies the new events and seals them; (c) one
+// EVALSHA commits atomically if every record is unchanged since (a) (its
+// header compared with GETRANGE) and every new id still unseen: it records
+// the ids (HSET), writes the records (SET PX ProfileTTL) and adds the
+// trending counts. When another writer came in between, it writes nothing
+// and Apply re-reads and recomputes the changed records (or, when an id
+// was applied meanwhile, starts again from (a)); after 3 such commits it
+// takes the apply lock, which holds other Apply calls' commits back until
+// it is done, so that every batch gets through. So a batch is atomic, and
+// re-applying it changes nothing. Profile keys expire ProfileTTL after the
 // shopper's last applied event; buckets after they leave their window. The
-// script builds key names itself, so Redis Cluster is not supported.
+// scripts build key names themselves, so Redis Cluster is not supported.
 type RedisProfiles struct {
 	c   *redis.Client
 	cfg ProfileConfig
@@ -75,154 +87,83 @@ func NewRedisProfiles(c *redis.Client, cfg ProfileConfig) *RedisProfiles {
 	return r
 }
 
-// applyScript: ARGV 1 prefix, 2 half-life ms, 3 profile TTL ms, 4 recent
-// max, 5 purchased max, 6 event count E, 7 seen-key count S; then S pairs
-// (seen key, expire-at ms); then per event: seen key, id, shopper, type, ts
-// ms, weight, product, minute-bucket key or "", hour-bucket key or "",
-// query, affinity field count A, A affinity fields (b:BRAND, c:CAT,
-// p:BAND). Key names and buckets are computed by Apply, so the script only
-// deduplicates and aggregates. Returns the number of events applied.
-var applyScript = redis.NewScript(`
-local P, hl, ttl, amax = ARGV[1], tonumber(ARGV[2]), ARGV[3], 200
-local rmax, pmax, n, ns = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local users, order, tm, th, rolled = {}, {}, {}, {}, {}
-local applied = 0
--- Pass 1: find each event's offset and group events by seen key.
-local offs, groups, gorder = {}, {}, {}
-local i = 8 + 2 * ns
-for e = 1, n do
-  offs[e] = i
-  local g = groups[ARGV[i]]
-  if not g then g = {}; groups[ARGV[i]] = g; gorder[#gorder + 1] = ARGV[i] end
-  g[#g + 1] = e
-  i = i + 11 + tonumber(ARGV[i + 10])
+// luaUnchanged is a Lua function of the commit and rotate scripts: whether
+// the record at key still is the one read, given its check value ("": no
+// record; a 9-byte header starting with the format byte recordPlain or
+// recordSealed; else the whole value of a legacy record).
+const luaUnchanged = `
+local function unchanged(key, chk)
+  if chk == '' then return redis.call('EXISTS', key) == 0 end
+  local f = string.byte(chk, 1)
+  if #chk == 9 and (f == 2 or f == 3) then return redis.call('GETRANGE', key, 0, 8) == chk end
+  return redis.call('GET', key) == chk
 end
--- Pass 2: one HMGET and one HSET per seen key (in chunks of 500 ids)
--- instead of an HSETNX per event; an id twice in the batch counts once.
-local fresh, taken = {}, {}
-for _, sk in ipairs(gorder) do
-  local g = groups[sk]
-  for c = 1, #g, 500 do
-    local ids = {}
-    for j = c, math.min(c + 499, #g) do ids[#ids + 1] = ARGV[offs[g[j]] + 1] end
-    local got = redis.call('HMGET', sk, unpack(ids))
+`
+
+// commitScript: ARGV 1 profile TTL ms, 2 number G of seen groups, 3 number
+// U of records, 4 prefix P, 5 the apply lock's token or ""; then G groups (seen key, expire-at ms, count K,
+// K new ids); then U records (shopper, check value, new value, "1" when
+// the legacy keys rv, pu, q are to be deleted, else ""); then trending
+// groups up to the end (minute key or "", its expire-at, hour key or "",
+// its expire-at, minute number, count N, N pairs product, weight). A live
+// minute bucket takes the count; its hour bucket only once the minute has
+// been rolled up into it (P rl:M exists, see rollUpScript), else the
+// roll-up carries it; too old for minute buckets, the hour directly.
+// Writes nothing and returns -1 when another Apply holds the apply lock
+// (P lock), 0 when an id was recorded since Apply read the seen hashes, or
+// the list of the (1-based) records that changed since Apply read them;
+// else writes everything and returns 1.
+var commitScript = redis.NewScript(luaUnchanged + `
+local ttl, ng, nu, P = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local held = redis.call('GET', P .. 'lock')
+if held and held ~= ARGV[5] then return -1 end
+local i = 6
+for _ = 1, ng do
+  local k, last = ARGV[i], i + 2 + tonumber(ARGV[i + 2])
+  for c = i + 3, last, 500 do
+    local got = redis.call('HMGET', k, unpack(ARGV, c, math.min(c + 499, last)))
+    for j = 1, #got do if got[j] then return 0 end end
+  end
+  i = last + 1
+end
+local changed = {}
+for u = 1, nu do
+  if not unchanged(P .. 'u:' .. ARGV[i], ARGV[i + 1]) then changed[#changed + 1] = u end
+  i = i + 4
+end
+if #changed > 0 then return changed end
+i = 6
+for _ = 1, ng do
+  local k, last = ARGV[i], i + 2 + tonumber(ARGV[i + 2])
+  for c = i + 3, last, 500 do
     local hs = {}
-    for j = 1, #ids do
-      local id = ids[j]
-      if not got[j] and not taken[id] then
-        taken[id] = true
-        fresh[g[c + j - 1]] = true
-        hs[#hs + 1] = id
-        hs[#hs + 1] = ''
-      end
-    end
-    if #hs > 0 then redis.call('HSET', sk, unpack(hs)) end
+    for j = c, math.min(c + 499, last) do hs[#hs + 1] = ARGV[j]; hs[#hs + 1] = '' end
+    redis.call('HSET', k, unpack(hs))
   end
+  redis.call('PEXPIREAT', k, ARGV[i + 1])
+  i = last + 1
 end
--- Pass 3: apply the new events.
-for e = 1, n do
-  local i = offs[e]
-  local na = tonumber(ARGV[i + 10])
-  if fresh[e] then
-    applied = applied + 1
-    local sh, typ, ts, w, pid = ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), ARGV[i + 6]
-    local u = users[sh]
-    if not u then
-      local raw = redis.call('GET', P .. 'u:' .. sh)
-      local d
-      if raw then d = cjson.decode(raw) else d = {ep = ts, last = 0, n = {}, a = {}} end
-      u = {d = d, views = {}, purch = {}, q = {}}
-      users[sh] = u
-      order[#order + 1] = sh
-    end
-    local d = u.d
-    if (ts - d.ep) / hl > 64 then
-      local f = 2 ^ (-(ts - d.ep) / hl)
-      for k, v in pairs(d.a) do
-        local s = v * f
-        if s > 1e-12 then d.a[k] = s else d.a[k] = nil end
-      end
-      d.ep = ts
-    end
-    d.n[typ] = (d.n[typ] or 0) + 1
-    if ts > d.last then d.last = ts end
-    if w > 0 then
-      if na > 0 then
-        local sw = w * 2 ^ ((ts - d.ep) / hl)
-        for j = i + 11, i + 10 + na do d.a[ARGV[j]] = (d.a[ARGV[j]] or 0) + sw end
-      end
-      -- A live minute bucket takes the count; its hour bucket only once
-      -- the minute has been rolled up into it (rollUpScript), else the
-      -- roll-up carries it. Too old for minute buckets: the hour directly.
-      local mk, hk = ARGV[i + 7], ARGV[i + 8]
-      local toHour = hk ~= ''
-      if mk ~= '' then
-        local t = tm[mk]
-        if not t then t = {}; tm[mk] = t end
-        t[pid] = (t[pid] or 0) + w
-        local r = rolled[mk]
-        if r == nil then
-          r = redis.call('EXISTS', P .. 'rl:' .. string.match(mk, '(%d+)$')) == 1
-          rolled[mk] = r
-        end
-        toHour = toHour and r
-      end
-      if toHour then
-        local t = th[hk]
-        if not t then t = {}; th[hk] = t end
-        t[pid] = (t[pid] or 0) + w
-      end
-    end
-    if typ == 'view' or typ == 'click' then
-      u.views[#u.views + 1] = ts
-      u.views[#u.views + 1] = pid
-    elseif typ == 'purchase' then
-      u.purch[#u.purch + 1] = ts
-      u.purch[#u.purch + 1] = pid
-    elseif typ == 'search' and ARGV[i + 9] ~= '' then
-      u.q[#u.q + 1] = ARGV[i + 9]
-    end
-  end
+for _ = 1, nu do
+  local sh = ARGV[i]
+  redis.call('SET', P .. 'u:' .. sh, ARGV[i + 2], 'PX', ttl)
+  if ARGV[i + 3] == '1' then redis.call('DEL', P .. 'rv:' .. sh, P .. 'pu:' .. sh, P .. 'q:' .. sh) end
+  i = i + 4
 end
-for j = 8, 7 + 2 * ns, 2 do redis.call('PEXPIREAT', ARGV[j], ARGV[j + 1]) end
-for _, sh in ipairs(order) do
-  local u = users[sh]
-  local d = u.d
-  local keys = {}
-  for k in pairs(d.a) do keys[#keys + 1] = k end
-  if #keys > amax then
-    table.sort(keys, function(x, y) return d.a[x] > d.a[y] end)
-    for j = amax + 1, #keys do d.a[keys[j]] = nil end
+while i <= #ARGV do
+  local mk, hk, last = ARGV[i], ARGV[i + 2], i + 5 + 2 * tonumber(ARGV[i + 5])
+  local toHour = hk ~= ''
+  if mk ~= '' then
+    for j = i + 6, last, 2 do redis.call('ZINCRBY', mk, ARGV[j + 1], ARGV[j]) end
+    redis.call('PEXPIREAT', mk, ARGV[i + 1])
+    toHour = toHour and redis.call('EXISTS', P .. 'rl:' .. ARGV[i + 4]) == 1
   end
-  redis.call('SET', P .. 'u:' .. sh, cjson.encode(d), 'PX', ttl)
-  if #u.views > 0 then
-    local key = P .. 'rv:' .. sh
-    redis.call('ZADD', key, 'GT', unpack(u.views))
-    redis.call('ZREMRANGEBYRANK', key, 0, -(rmax + 1))
-    redis.call('PEXPIRE', key, ttl)
+  if toHour then
+    for j = i + 6, last, 2 do redis.call('ZINCRBY', hk, ARGV[j + 1], ARGV[j]) end
+    redis.call('PEXPIREAT', hk, ARGV[i + 3])
   end
-  if #u.purch > 0 then
-    local key = P .. 'pu:' .. sh
-    redis.call('ZADD', key, 'GT', unpack(u.purch))
-    redis.call('ZREMRANGEBYRANK', key, 0, -(pmax + 1))
-    redis.call('PEXPIRE', key, ttl)
-  end
-  if #u.q > 0 then
-    local key = P .. 'q:' .. sh
-    redis.call('LPUSH', key, unpack(u.q))
-    redis.call('LTRIM', key, 0, 19)
-    redis.call('PEXPIRE', key, ttl)
-  end
+  i = last + 1
 end
-for key, t in pairs(tm) do
-  for pid, v in pairs(t) do redis.call('ZINCRBY', key, v, pid) end
-  redis.call('PEXPIREAT', key, string.format('%d', (tonumber(string.match(key, '(%d+)$')) + 1) * 60000 + 7200000))
-end
-for key, t in pairs(th) do
-  for pid, v in pairs(t) do redis.call('ZINCRBY', key, v, pid) end
-  redis.call('PEXPIREAT', key, string.format('%d', (tonumber(string.match(key, '(%d+)$')) + 1) * 3600000 + 172800000))
-end
-return applied
+return 1
 `)
 
 // Trending and seen-id bucket sizes and retention.
@@ -234,73 +175,461 @@ const (
 	seenShards   = 8           // seen hashes per minute
 )
 
-// Apply implements Profiles: one EVALSHA round trip per call.
+// Apply's optimistic commits: after lockAfterConflicts commits that found
+// a record or an id changed since it read them, Apply takes the apply lock
+// (P lock, a token with the TTL applyLockTTL) during which other Apply
+// calls' commits wait, so that a batch always gets through; after
+// maxApplyConflicts it gives up. A commit waits at most applyWaitMax for
+// another's lock.
+const (
+	lockAfterConflicts = 3
+	maxApplyConflicts  = 10
+	applyLockTTL       = 2 * time.Second
+	applyWaitMax       = 2 * applyLockTTL
+	applyLockPoll      = time.Millisecond
+)
+
+// applyPlan is what Apply derives from a batch once, whatever Redis holds.
+type applyPlan struct {
+	evs      []*Event   // the batch without repeated ids, in order
+	affs     [][]string // per evs entry: its affinity fields (b:BRAND, c:CAT, p:BAND)
+	groups   []seenGroup
+	shoppers []string // distinct shoppers of evs, in order
+}
+
+// seenGroup is the batch's events whose ids go to one seen hash.
+type seenGroup struct {
+	key string
+	at  int64 // expire-at, unix ms
+	idx []int // into applyPlan.evs
+}
+
+// shopperUpdate is one shopper's part of an attempt: the record read, its
+// new value and the new events applied to it.
+type shopperUpdate struct {
+	sh  string
+	evs []int // into applyPlan.evs
+	st  storedRecord
+	val []byte
+}
+
+// trendKey identifies a trending group: a minute (with its hour), or an
+// hour alone when the minute is too old for minute buckets.
+type trendKey struct {
+	n      int64
+	minute bool
+}
+
+// Apply implements Profiles: two round trips per call (a pipelined read,
+// then one EVALSHA), and one more the first time a legacy record is read.
+// When the commit finds records changed since the read, only those are
+// read and recomputed again; when it finds an id applied meanwhile (the
+// same event applied by another consumer), Apply starts again from the
+// read. After lockAfterConflicts such commits it takes the apply lock;
+// after maxApplyConflicts it gives up with an error wrapping
+// ErrUnavailable (the stream redelivers the batch).
 func (r *RedisProfiles) Apply(ctx context.Context, evs []Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
+	plan := r.plan(evs)
+	var lock string // the apply lock's token while this call holds it
+	defer func() {
+		if lock != "" {
+			r.unlock(ctx, lock)
+		}
+	}()
+	conflicts := 0
+	waitUntil := time.Now().Add(applyWaitMax)
+	for {
+		fresh, ups, err := r.read(ctx, plan)
+		if err != nil || len(ups) == 0 {
+			return err // or nothing new
+		}
+		trend := r.trendArgs(plan, fresh)
+	commit:
+		for {
+			res, err := r.commit(ctx, plan, fresh, ups, trend, lock)
+			switch {
+			case err != nil:
+				return err
+			case res.done:
+				return nil
+			case res.locked:
+				if time.Now().After(waitUntil) {
+					return fmt.Errorf("events: apply: %w: another consumer held the apply lock for over %v", ErrUnavailable, applyWaitMax)
+				}
+				select {
+				case <-ctx.Done():
+					return unavailable("apply", ctx.Err())
+				case <-time.After(applyLockPoll):
+				}
+				continue // records may have changed meanwhile: the commit says
+			}
+			if conflicts++; conflicts == maxApplyConflicts {
+				return fmt.Errorf("events: apply: %w: the batch's profiles kept changing under concurrent writers (%d attempts)", ErrUnavailable, conflicts)
+			}
+			if conflicts >= lockAfterConflicts && lock == "" {
+				if lock, err = r.tryLock(ctx); err != nil {
+					return err
+				}
+			}
+			if res.seen {
+				break commit
+			}
+			if err := r.reread(ctx, plan, res.changed); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// tryLock takes the apply lock and returns its token, or "" when another
+// Apply holds it.
+func (r *RedisProfiles) tryLock(ctx context.Context) (string, error) {
+	tok := NewID()
+	ok, err := r.c.SetNX(ctx, r.cfg.KeyPrefix+"lock", tok, applyLockTTL).Result()
+	if err != nil {
+		return "", unavailable("apply lock", err)
+	}
+	if !ok {
+		return "", nil
+	}
+	return tok, nil
+}
+
+// unlockScript: KEYS[1] the lock; ARGV[1] the token. Deletes the lock if
+// it still holds the token.
+var unlockScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
+// unlock releases the apply lock held with tok; if that fails, the lock
+// expires after applyLockTTL.
+func (r *RedisProfiles) unlock(ctx context.Context, tok string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	_ = unlockScript.Run(ctx, r.c, []string{r.cfg.KeyPrefix + "lock"}, tok).Err()
+}
+
+func (r *RedisProfiles) plan(evs []Event) *applyPlan {
 	P := r.cfg.KeyPrefix
 	now := r.cfg.Now().UnixMilli()
 	seenTTL := r.cfg.SeenTTL.Milliseconds()
-	// Seen keys first: one per (minute of ts, last byte of id mod 8).
-	seenAt := map[string]int64{}
-	seenKeys := make([]string, len(evs))
-	for i := range evs {
-		ts := evs[i].TS.UnixMilli()
-		m := floorDiv(ts, minuteMs)
-		var last byte
-		if id := evs[i].ID; id != "" {
-			last = id[len(id)-1]
-		}
-		k := P + "seen:" + strconv.FormatInt(m, 10) + ":" + strconv.Itoa(int(last)%seenShards)
-		seenKeys[i] = k
-		if _, ok := seenAt[k]; !ok {
-			seenAt[k] = max((m+1)*minuteMs, now) + seenTTL
-		}
-	}
-	args := make([]any, 0, 7+2*len(seenAt)+15*len(evs))
-	args = append(args, P, r.cfg.HalfLife.Milliseconds(), r.cfg.ProfileTTL.Milliseconds(),
-		r.cfg.RecentViews, r.cfg.MaxPurchased, len(evs), len(seenAt))
-	for k, at := range seenAt {
-		args = append(args, k, at)
-	}
+	p := &applyPlan{evs: make([]*Event, 0, len(evs))}
+	ids := make(map[string]bool, len(evs))
+	groupOf := map[string]int{}
+	shoppers := map[string]bool{}
 	for i := range evs {
 		e := &evs[i]
+		if ids[e.ID] {
+			continue
+		}
+		ids[e.ID] = true
+		// Seen hash: one per (minute of ts, last byte of id mod 8).
 		ts := e.TS.UnixMilli()
-		w := TypeWeights[e.Type]
-		var mk, hk string
-		if w > 0 && e.ProductID != "" {
-			if m := floorDiv(ts, minuteMs); (m+1)*minuteMs+minuteKeepMs > now {
-				mk = P + "tm:" + strconv.FormatInt(m, 10)
+		m := floorDiv(ts, minuteMs)
+		var last byte
+		if e.ID != "" {
+			last = e.ID[len(e.ID)-1]
+		}
+		k := P + "seen:" + strconv.FormatInt(m, 10) + ":" + strconv.Itoa(int(last)%seenShards)
+		g, ok := groupOf[k]
+		if !ok {
+			g = len(p.groups)
+			groupOf[k] = g
+			p.groups = append(p.groups, seenGroup{key: k, at: max((m+1)*minuteMs, now) + seenTTL})
+		}
+		p.groups[g].idx = append(p.groups[g].idx, len(p.evs))
+		var affs []string
+		if TypeWeights[e.Type] > 0 {
+			f := featuresOf(e, r.cfg.Lookup)
+			affs = make([]string, 0, len(f.cats)+2)
+			if f.brand != "" {
+				affs = append(affs, "b:"+f.brand)
 			}
-			if h := floorDiv(ts, hourMs); (h+1)*hourMs+hourKeepMs > now {
-				hk = P + "th:" + strconv.FormatInt(h, 10)
+			for _, c := range f.cats {
+				affs = append(affs, "c:"+c)
+			}
+			if f.band != "" {
+				affs = append(affs, "p:"+f.band)
 			}
 		}
-		var f features
-		if w > 0 {
-			f = featuresOf(e, r.cfg.Lookup)
-		}
-		na := len(f.cats)
-		if f.brand != "" {
-			na++
-		}
-		if f.band != "" {
-			na++
-		}
-		args = append(args, seenKeys[i], e.ID, e.Shopper(), string(e.Type), ts, w, e.ProductID, mk, hk, e.Query, na)
-		if f.brand != "" {
-			args = append(args, "b:"+f.brand)
-		}
-		for _, c := range f.cats {
-			args = append(args, "c:"+c)
-		}
-		if f.band != "" {
-			args = append(args, "p:"+f.band)
+		p.evs = append(p.evs, e)
+		p.affs = append(p.affs, affs)
+		if sh := e.Shopper(); !shoppers[sh] {
+			shoppers[sh] = true
+			p.shoppers = append(p.shoppers, sh)
 		}
 	}
-	if err := applyScript.Run(ctx, r.c, nil, args...).Err(); err != nil {
+	return p
+}
+
+// read is step (a) and (b) of Apply: one pipelined round trip reads the
+// batch's ids in the seen hashes and the shoppers' records; it returns
+// which events are new and, per shopper with new events, the record with
+// them applied.
+func (r *RedisProfiles) read(ctx context.Context, plan *applyPlan) ([]bool, []*shopperUpdate, error) {
+	pipe := r.c.Pipeline()
+	seen := make([]*redis.SliceCmd, len(plan.groups))
+	for g, grp := range plan.groups {
+		ids := make([]string, len(grp.idx))
+		for j, i := range grp.idx {
+			ids[j] = plan.evs[i].ID
+		}
+		seen[g] = pipe.HMGet(ctx, grp.key, ids...)
+	}
+	gets := make(map[string]*redis.StringCmd, len(plan.shoppers))
+	for _, sh := range plan.shoppers {
+		gets[sh] = pipe.Get(ctx, r.recordKey(sh))
+	}
+	if err := execPipe(ctx, pipe); err != nil {
+		return nil, nil, unavailable("apply", err)
+	}
+	fresh := make([]bool, len(plan.evs))
+	for g, grp := range plan.groups {
+		for j, x := range seen[g].Val() {
+			fresh[grp.idx[j]] = x == nil
+		}
+	}
+	var ups []*shopperUpdate
+	byShopper := map[string]*shopperUpdate{}
+	for i, e := range plan.evs {
+		if !fresh[i] {
+			continue
+		}
+		sh := e.Shopper()
+		u := byShopper[sh]
+		if u == nil {
+			u = &shopperUpdate{sh: sh}
+			byShopper[sh] = u
+			ups = append(ups, u)
+		}
+		u.evs = append(u.evs, i)
+	}
+	raws := make([]string, len(ups))
+	for i, u := range ups {
+		raws[i] = gets[u.sh].Val()
+	}
+	if err := r.update(ctx, plan, ups, raws); err != nil {
+		return nil, nil, err
+	}
+	return fresh, ups, nil
+}
+
+// reread reads the records of ups again (one pipelined round trip) and
+// recomputes them.
+func (r *RedisProfiles) reread(ctx context.Context, plan *applyPlan, ups []*shopperUpdate) error {
+	pipe := r.c.Pipeline()
+	gets := make([]*redis.StringCmd, len(ups))
+	for i, u := range ups {
+		gets[i] = pipe.Get(ctx, r.recordKey(u.sh))
+	}
+	if err := execPipe(ctx, pipe); err != nil {
 		return unavailable("apply", err)
+	}
+	raws := make([]string, len(ups))
+	for i, g := range gets {
+		raws[i] = g.Val()
+	}
+	return r.update(ctx, plan, ups, raws)
+}
+
+// update opens each shopper's stored record raws[i] (loading the lists
+// of legacy records), applies the shopper's new events and encodes the
+// result.
+func (r *RedisProfiles) update(ctx context.Context, plan *applyPlan, ups []*shopperUpdate, raws []string) error {
+	var legacy []*storedRecord
+	var legacyOf []string
+	for i, u := range ups {
+		st, err := r.decodeRecord(r.recordKey(u.sh), raws[i])
+		if err != nil {
+			return err
+		}
+		u.st = st
+		if st.legacy {
+			legacy = append(legacy, &u.st)
+			legacyOf = append(legacyOf, u.sh)
+		}
+	}
+	if len(legacy) > 0 {
+		if err := r.loadLegacy(ctx, legacyOf, legacy); err != nil {
+			return err
+		}
+	}
+	hl := float64(r.cfg.HalfLife.Milliseconds())
+	for _, u := range ups {
+		rec := u.st.rec
+		if rec == nil {
+			rec = newRecord(plan.evs[u.evs[0]].TS.UnixMilli())
+		}
+		for _, i := range u.evs {
+			rec.apply(plan.evs[i], plan.affs[i], hl, r.cfg.RecentViews, r.cfg.MaxPurchased)
+		}
+		rec.capAffinities()
+		u.val = r.encodeRecord(r.recordKey(u.sh), rec)
+	}
+	return nil
+}
+
+// trendArgs are the commit script's trending groups for the new events.
+func (r *RedisProfiles) trendArgs(plan *applyPlan, fresh []bool) []any {
+	now := r.cfg.Now().UnixMilli()
+	trend := map[trendKey]map[string]float64{}
+	var order []trendKey
+	for i, e := range plan.evs {
+		w := TypeWeights[e.Type]
+		if !fresh[i] || w <= 0 || e.ProductID == "" {
+			continue
+		}
+		ts := e.TS.UnixMilli()
+		var k trendKey
+		if m := floorDiv(ts, minuteMs); (m+1)*minuteMs+minuteKeepMs > now {
+			k = trendKey{m, true}
+		} else if h := floorDiv(ts, hourMs); (h+1)*hourMs+hourKeepMs > now {
+			k = trendKey{h, false}
+		} else {
+			continue
+		}
+		t := trend[k]
+		if t == nil {
+			t = map[string]float64{}
+			trend[k] = t
+			order = append(order, k)
+		}
+		t[e.ProductID] += w
+	}
+	P := r.cfg.KeyPrefix
+	var args []any
+	for _, k := range order {
+		var mk, hk string
+		var mAt, hAt int64
+		h := k.n
+		if k.minute {
+			mk, mAt = P+"tm:"+strconv.FormatInt(k.n, 10), (k.n+1)*minuteMs+minuteKeepMs
+			h = floorDiv(k.n*minuteMs, hourMs)
+		}
+		if (h+1)*hourMs+hourKeepMs > now {
+			hk, hAt = P+"th:"+strconv.FormatInt(h, 10), (h+1)*hourMs+hourKeepMs
+		}
+		t := trend[k]
+		args = append(args, mk, mAt, hk, hAt, k.n, len(t))
+		for pid, w := range t {
+			args = append(args, pid, w)
+		}
+	}
+	return args
+}
+
+// commitResult is what a commit did.
+type commitResult struct {
+	done    bool             // everything written
+	locked  bool             // nothing written: another Apply holds the apply lock
+	seen    bool             // nothing written: an id was applied since read
+	changed []*shopperUpdate // nothing written: these records changed since read
+}
+
+// commit is step (c) of Apply, one EVALSHA: it writes everything, or
+// nothing and says why. lock is the apply lock's token when this Apply
+// holds it, else "".
+func (r *RedisProfiles) commit(ctx context.Context, plan *applyPlan, fresh []bool, ups []*shopperUpdate, trend []any, lock string) (commitResult, error) {
+	args := make([]any, 0, 5+3*len(plan.groups)+len(plan.evs)+4*len(ups)+len(trend))
+	args = append(args, r.cfg.ProfileTTL.Milliseconds(), 0, len(ups), r.cfg.KeyPrefix, lock)
+	ngroups := 0
+	for _, grp := range plan.groups {
+		at := len(args)
+		args = append(args, grp.key, grp.at, 0)
+		n := 0
+		for _, i := range grp.idx {
+			if fresh[i] {
+				args = append(args, plan.evs[i].ID)
+				n++
+			}
+		}
+		if n == 0 {
+			args = args[:at]
+			continue
+		}
+		args[at+2] = n
+		ngroups++
+	}
+	args[1] = ngroups
+	for _, u := range ups {
+		del := ""
+		if u.st.legacy {
+			del = "1"
+		}
+		args = append(args, u.sh, u.st.check, u.val, del)
+	}
+	args = append(args, trend...)
+	res, err := commitScript.Run(ctx, r.c, nil, args...).Result()
+	if err != nil {
+		return commitResult{}, unavailable("apply", err)
+	}
+	var out commitResult
+	switch v := res.(type) {
+	case int64:
+		out.done, out.seen, out.locked = v == 1, v == 0, v == -1
+		return out, nil
+	case []any:
+		for _, x := range v {
+			if n, ok := x.(int64); ok && n >= 1 && int(n) <= len(ups) {
+				out.changed = append(out.changed, ups[n-1])
+			}
+		}
+		if len(out.changed) > 0 {
+			return out, nil
+		}
+	}
+	return out, fmt.Errorf("events: apply: unexpected commit reply %v", res)
+}
+
+// execPipe runs pipe and returns the first error of a command other than
+// redis.Nil (a missing key).
+func execPipe(ctx context.Context, pipe redis.Pipeliner) error {
+	cmds, err := pipe.Exec(ctx)
+	if err == nil {
+		return nil
+	}
+	for _, c := range cmds {
+		if e := c.Err(); e != nil && !errors.Is(e, redis.Nil) {
+			return e
+		}
+	}
+	if errors.Is(err, redis.Nil) {
+		return nil
+	}
+	return err
+}
+
+// loadLegacy reads the lists of legacy records (P rv:S, P pu:S, P q:S of
+// shoppers[i]) into recs[i]: one pipelined round trip.
+func (r *RedisProfiles) loadLegacy(ctx context.Context, shoppers []string, recs []*storedRecord) error {
+	P := r.cfg.KeyPrefix
+	pipe := r.c.Pipeline()
+	type lists struct {
+		rv, pu *redis.ZSliceCmd
+		q      *redis.StringSliceCmd
+	}
+	got := make([]lists, len(shoppers))
+	for i, sh := range shoppers {
+		got[i] = lists{pipe.ZRevRangeWithScores(ctx, P+"rv:"+sh, 0, -1), pipe.ZRevRangeWithScores(ctx, P+"pu:"+sh, 0, -1), pipe.LRange(ctx, P+"q:"+sh, 0, maxRecentQueries-1)}
+	}
+	if err := execPipe(ctx, pipe); err != nil {
+		return unavailable("read profile", err)
+	}
+	for i := range shoppers {
+		rec := recs[i].rec
+		for _, z := range got[i].rv.Val() {
+			id, _ := z.Member.(string)
+			rec.RV, rec.RVT = append(rec.RV, id), append(rec.RVT, int64(z.Score))
+		}
+		for _, z := range got[i].pu.Val() {
+			id, _ := z.Member.(string)
+			rec.PU, rec.PUT = append(rec.PU, id), append(rec.PUT, int64(z.Score))
+		}
+		rec.Q = got[i].q.Val()
 	}
 	return nil
 }
@@ -313,60 +642,35 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-// Get implements Profiles: one pipelined round trip of 4 reads.
+// Get implements Profiles: one GET (and, for a legacy record, one more
+// pipelined round trip for its lists), then opening the record. A record
+// that does not open (sealed with a key the Sealer lacks, or none
+// configured) is an error wrapping the privacy error.
 func (r *RedisProfiles) Get(ctx context.Context, shopper string) (Profile, error) {
-	now := r.cfg.Now()
-	out := Profile{Shopper: shopper, AsOf: now}
-	P := r.cfg.KeyPrefix
-	pipe := r.c.Pipeline()
-	u := pipe.Get(ctx, P+"u:"+shopper)
-	rv := pipe.ZRevRange(ctx, P+"rv:"+shopper, 0, -1)
-	pu := pipe.ZRevRange(ctx, P+"pu:"+shopper, 0, -1)
-	q := pipe.LRange(ctx, P+"q:"+shopper, 0, -1)
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return Profile{}, unavailable("get", err)
-	}
-	raw := u.Val()
-	if raw == "" {
+	out := Profile{Shopper: shopper, AsOf: r.cfg.Now()}
+	key := r.recordKey(shopper)
+	raw, err := r.c.Get(ctx, key).Result()
+	if errors.Is(err, redis.Nil) {
 		return out, nil
 	}
-	var blob struct {
-		Ep   float64            `json:"ep"`
-		Last float64            `json:"last"`
-		N    map[Type]float64   `json:"n"`
-		A    map[string]float64 `json:"a"`
+	if err != nil {
+		return Profile{}, unavailable("get", err)
 	}
-	if err := json.Unmarshal([]byte(raw), &blob); err != nil {
-		return Profile{}, fmt.Errorf("events: profile of %q: %w", shopper, err)
+	st, err := r.decodeRecord(key, raw)
+	if err != nil {
+		return Profile{}, err
 	}
-	f := math.Exp2(-float64(now.UnixMilli()-int64(blob.Ep)) / float64(r.cfg.HalfLife.Milliseconds()))
-	out.Brands, out.Categories, out.PriceBands = map[string]float64{}, map[string]float64{}, map[string]float64{}
-	for k, x := range blob.A {
-		if len(k) < 3 {
-			continue
-		}
-		switch k[:2] {
-		case "b:":
-			out.Brands[k[2:]] = x * f
-		case "c:":
-			out.Categories[k[2:]] = x * f
-		case "p:":
-			out.PriceBands[k[2:]] = x * f
+	if st.legacy {
+		if err := r.loadLegacy(ctx, []string{shopper}, []*storedRecord{&st}); err != nil {
+			return Profile{}, err
 		}
 	}
-	out.Counts = make(map[Type]int64, len(blob.N))
-	for t, n := range blob.N {
-		out.Counts[t] = int64(n)
-	}
-	if blob.Last > 0 {
-		out.LastEvent = time.UnixMilli(int64(blob.Last))
-	}
-	out.RecentViews, out.Purchased, out.RecentQueries = rv.Val(), pu.Val(), q.Val()
+	st.rec.profile(&out, float64(r.cfg.HalfLife.Milliseconds()))
 	return out, nil
 }
 
-// Delete implements Profiles: one DEL of the shopper's four keys (u, rv,
-// pu, q).
+// Delete implements Profiles: one DEL of the shopper's record (and of the
+// lists of a legacy record).
 func (r *RedisProfiles) Delete(ctx context.Context, shopper string) (bool, error) {
 	P := r.cfg.KeyPrefix
 	n, err := r.c.Del(ctx, P+"u:"+shopper, P+"rv:"+shopper, P+"pu:"+shopper, P+"q:"+shopper).Result()

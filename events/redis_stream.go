@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,12 +13,15 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shopassist/shopassist/internal/redisopt"
+	"github.com/shopassist/shopassist/privacy"
 )
 
 // RedisStream is the scale-out Stream on Redis Streams (Redis >= 6.2 for
 // XAUTOCLAIM; 7.0 for the lag check). Key: P+"stream", one entry per up to
-// Config.EntryEvents events of a Publish call, with the single field "e"
-// (the events in a compact binary form, see codec.go). Publish pipelines
+// Config.EntryEvents events of a Publish call, with a single field: "e",
+// the events in a compact binary form (see codec.go), or with
+// Config.Sealer "s", that form sealed (privacy.Sealer, associated data
+// privacy.AAD("event-stream", the stream key)). Publish pipelines
 // XADD MAXLEN ~ N; consumers share the group Config.Group: XREADGROUP
 // batches, apply, then XACK; entries left pending longer than ClaimIdle by
 // a dead or failing consumer are taken over with XAUTOCLAIM. Delivery is
@@ -29,6 +33,12 @@ type RedisStream struct {
 	c   *redis.Client
 	cfg Config
 	key string
+	aad []byte // sealed entries' associated data
+
+	// Entries that did not open since the last log line, and when that
+	// was (unix ns).
+	unopened atomic.Int64
+	loggedAt atomic.Int64
 
 	// busy is set by the lag monitor when undelivered + pending entries
 	// reach 90% of MaxLen, so Publish sheds load instead of letting XADD's
@@ -54,7 +64,8 @@ func ApplyRedisDefaults(opt *redis.Options) {
 // returns the stream. Close closes c.
 func NewRedisStream(ctx context.Context, c *redis.Client, cfg Config) (*RedisStream, error) {
 	cfg = cfg.withDefaults()
-	s := &RedisStream{c: c, cfg: cfg, key: cfg.KeyPrefix + "stream", stopMon: make(chan struct{})}
+	key := cfg.KeyPrefix + "stream"
+	s := &RedisStream{c: c, cfg: cfg, key: key, aad: privacy.AAD(streamAADScope, key), stopMon: make(chan struct{})}
 	if err := s.ensureGroup(ctx); err != nil {
 		return nil, err
 	}
@@ -72,8 +83,15 @@ func (s *RedisStream) ensureGroup(ctx context.Context) error {
 	return nil
 }
 
+// Stream entry fields, and the scope of sealed entries' associated data.
+const (
+	plainField     = "e"
+	sealedField    = "s"
+	streamAADScope = "event-stream"
+)
+
 // Publish implements Stream: one pipeline of XADD MAXLEN ~ N, one round
-// trip per call.
+// trip per call; with Config.Sealer each entry's payload is sealed.
 func (s *RedisStream) Publish(ctx context.Context, evs []Event) error {
 	if len(evs) == 0 {
 		return nil
@@ -89,7 +107,8 @@ func (s *RedisStream) Publish(ctx context.Context, evs []Event) error {
 		for j := i; j < min(i+s.cfg.EntryEvents, len(evs)); j++ {
 			buf = appendEvent(buf, &evs[j])
 		}
-		pipe.XAdd(ctx, &redis.XAddArgs{Stream: s.key, MaxLen: s.cfg.MaxLen, Approx: true, Values: []any{"e", buf[start:len(buf):len(buf)]}})
+		field, payload := s.entryPayload(buf[start:len(buf):len(buf)])
+		pipe.XAdd(ctx, &redis.XAddArgs{Stream: s.key, MaxLen: s.cfg.MaxLen, Approx: true, Values: []any{field, payload}})
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return unavailable("publish", err)
@@ -232,24 +251,76 @@ func (s *RedisStream) claim(ctx context.Context, apply ApplyFunc) (int, error) {
 	}
 }
 
+// entryPayload is the field and value of an entry holding the encoded
+// events b: sealed when the stream has a Sealer.
+func (s *RedisStream) entryPayload(b []byte) (string, []byte) {
+	if s.cfg.Sealer == nil {
+		return plainField, b
+	}
+	return sealedField, s.cfg.Sealer.Seal(b, s.aad)
+}
+
+// entryEvents appends the events of entry m to evs. A sealed entry that
+// does not open is an error (naming the entry); an entry that does not
+// decode (written by something else) gives no events.
+func (s *RedisStream) entryEvents(evs []Event, m redis.XMessage) ([]Event, error) {
+	if v, ok := m.Values[sealedField].(string); ok {
+		if s.cfg.Sealer == nil {
+			return evs, fmt.Errorf("events: stream entry %s is encrypted and no encryption key is configured: %w", m.ID, privacy.ErrNoKeys)
+		}
+		plain, err := s.cfg.Sealer.Open([]byte(v), s.aad)
+		if err != nil {
+			return evs, fmt.Errorf("events: stream entry %s: %w", m.ID, err)
+		}
+		return decodeEntry(evs, plain), nil
+	}
+	raw, _ := m.Values[plainField].(string)
+	return decodeEntry(evs, []byte(raw)), nil
+}
+
+// unopenedLogEvery bounds the log lines about entries that do not open.
+const unopenedLogEvery = time.Minute
+
+// noteUnopened counts an entry that did not open and logs err, with the
+// count, at most once every unopenedLogEvery.
+func (s *RedisStream) noteUnopened(err error) {
+	n := s.unopened.Add(1)
+	now := time.Now().UnixNano()
+	last := s.loggedAt.Load()
+	if now-last < int64(unopenedLogEvery) || !s.loggedAt.CompareAndSwap(last, now) {
+		return
+	}
+	s.unopened.Add(-n)
+	s.cfg.Log.Error("events: stream entries do not open: they stay pending, unapplied, until a key that opens them is configured or they age out",
+		"entries", n, "stream", s.key, "err", err)
+}
+
 // applyAck decodes msgs, applies their events in calls of at most Batch
-// events and acknowledges them all once every call succeeded. Entries that
-// do not decode (written by something else) are acknowledged and skipped.
+// events and acknowledges them once every call succeeded. Entries that do
+// not decode (written by something else) are acknowledged and skipped;
+// sealed entries that do not open are neither applied nor acknowledged
+// (noteUnopened): they stay pending.
 func (s *RedisStream) applyAck(ctx context.Context, msgs []redis.XMessage, apply ApplyFunc) error {
 	if len(msgs) == 0 {
 		return nil
 	}
 	evs := make([]Event, 0, len(msgs))
-	ids := make([]string, len(msgs))
-	for i, m := range msgs {
-		ids[i] = m.ID
-		raw, _ := m.Values["e"].(string)
-		evs = decodeEntry(evs, []byte(raw))
+	ids := make([]string, 0, len(msgs))
+	for _, m := range msgs {
+		var err error
+		if evs, err = s.entryEvents(evs, m); err != nil {
+			s.noteUnopened(err)
+			continue
+		}
+		ids = append(ids, m.ID)
 	}
 	for i := 0; i < len(evs); i += s.cfg.Batch {
 		if err := apply(ctx, evs[i:min(i+s.cfg.Batch, len(evs))]); err != nil {
 			return err
 		}
+	}
+	if len(ids) == 0 {
+		return nil
 	}
 	if err := s.c.XAck(ctx, s.key, s.cfg.Group, ids...).Err(); err != nil {
 		return unavailable("ack", err)
@@ -271,10 +342,11 @@ func (s *RedisStream) trimAge(ctx context.Context) error {
 
 // eraseScript: KEYS stream; ARGV 1 entry id, 2 group, 3 the entry's events
 // to keep ("" for none), 4 max len, 5 "1" when the group had delivered the
-// entry before the scan. If the entry is still there, its kept events are
-// added as a new entry when the group may still need them (not delivered
-// yet, or pending: a redelivery is applied once, by id), then the entry is
-// deleted and acknowledged. Returns 1 when the entry was removed.
+// entry before the scan, 6 the field of the kept events ("e" or "s"). If
+// the entry is still there, its kept events are added as a new entry when
+// the group may still need them (not delivered yet, or pending: a
+// redelivery is applied once, by id), then the entry is deleted and
+// acknowledged. Returns 1 when the entry was removed.
 var eraseScript = redis.NewScript(`
 if #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 0 then return 0 end
 if ARGV[3] ~= '' then
@@ -283,7 +355,7 @@ if ARGV[3] ~= '' then
     needed = #redis.call('XPENDING', KEYS[1], ARGV[2], ARGV[1], ARGV[1], 1) > 0
   end
   if needed then
-    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', 'e', ARGV[3])
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', ARGV[6], ARGV[3])
   end
 end
 redis.call('XDEL', KEYS[1], ARGV[1])
@@ -298,7 +370,10 @@ const eraseBatch = 500
 // entries, eraseBatch per XRANGE) and rewrites each entry holding a
 // matching event with one script: the entry goes, the other events in it
 // are added again as a new entry unless the group has applied them
-// already. Cost: O(stream length) reads, one script per entry touched.
+// already (sealed with the current key when the stream has a Sealer).
+// Cost: O(stream length) reads, one script per entry touched. Sealed
+// entries that do not open cannot be checked: Erase goes on with the
+// others, then returns an error counting them.
 func (s *RedisStream) Erase(ctx context.Context, match func(*Event) bool) (int, error) {
 	if err := s.ensureGroup(ctx); err != nil {
 		return 0, err
@@ -313,15 +388,21 @@ func (s *RedisStream) Erase(ctx context.Context, match func(*Event) bool) (int, 
 			delivered = g.LastDeliveredID
 		}
 	}
-	removed := 0
+	removed, unopened := 0, 0
+	var firstErr error
 	for start := "-"; ; {
 		msgs, err := s.c.XRangeN(ctx, s.key, start, "+", eraseBatch).Result()
 		if err != nil {
 			return removed, unavailable("erase", err)
 		}
 		for _, m := range msgs {
-			raw, _ := m.Values["e"].(string)
-			evs := decodeEntry(nil, []byte(raw))
+			evs, err := s.entryEvents(nil, m)
+			if err != nil {
+				if unopened++; firstErr == nil {
+					firstErr = err
+				}
+				continue
+			}
 			var kept []byte
 			n := 0
 			for i := range evs {
@@ -338,7 +419,11 @@ func (s *RedisStream) Erase(ctx context.Context, match func(*Event) bool) (int, 
 			if streamIDLE(m.ID, delivered) {
 				wasDelivered = "1"
 			}
-			ok, err := eraseScript.Run(ctx, s.c, []string{s.key}, m.ID, s.cfg.Group, kept, s.cfg.MaxLen, wasDelivered).Int()
+			field, payload := plainField, []byte(nil)
+			if len(kept) > 0 {
+				field, payload = s.entryPayload(kept)
+			}
+			ok, err := eraseScript.Run(ctx, s.c, []string{s.key}, m.ID, s.cfg.Group, payload, s.cfg.MaxLen, wasDelivered, field).Int()
 			if err != nil {
 				return removed, unavailable("erase", err)
 			}
@@ -347,6 +432,9 @@ func (s *RedisStream) Erase(ctx context.Context, match func(*Event) bool) (int, 
 			}
 		}
 		if len(msgs) < eraseBatch {
+			if unopened > 0 {
+				return removed, fmt.Errorf("events: erase: %d stream entries do not open, their events were not checked (first: %w)", unopened, firstErr)
+			}
 			return removed, nil
 		}
 		start = "(" + msgs[len(msgs)-1].ID
@@ -378,6 +466,38 @@ func (s *RedisStream) Pending(ctx context.Context) (int64, error) {
 		return 0, unavailable("xpending", err)
 	}
 	return p.Count, nil
+}
+
+// Unrotated counts the entries of the stream not sealed with the current
+// key of Config.Sealer: sealed with an older (or unknown) key, or written
+// plain. Entries are never rewritten, so they leave the stream only by
+// MaxAge or MaxLen; an old key may be retired once this is 0. Without a
+// Sealer it returns an error. Cost: O(stream length) reads, eraseBatch
+// entries per XRANGE.
+func (s *RedisStream) Unrotated(ctx context.Context) (int64, error) {
+	if s.cfg.Sealer == nil {
+		return 0, errors.New("events: no encryption key is configured: nothing to count against")
+	}
+	var n int64
+	for start := "-"; ; {
+		msgs, err := s.c.XRangeN(ctx, s.key, start, "+", eraseBatch).Result()
+		if err != nil {
+			return n, unavailable("unrotated", err)
+		}
+		for _, m := range msgs {
+			if v, ok := m.Values[sealedField].(string); ok {
+				if s.cfg.Sealer.NeedsRotation([]byte(v)) {
+					n++
+				}
+			} else if _, ok := m.Values[plainField]; ok {
+				n++
+			}
+		}
+		if len(msgs) < eraseBatch {
+			return n, nil
+		}
+		start = "(" + msgs[len(msgs)-1].ID
+	}
 }
 
 // Close implements Stream; it closes the client.

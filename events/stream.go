@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shopassist/shopassist/internal/redisopt"
+	"github.com/shopassist/shopassist/privacy"
 )
 
 // ErrBusy is returned by Publish when the stream cannot take more events
@@ -130,6 +132,22 @@ type Config struct {
 	// empty. Changing the function orphans existing profiles (they expire
 	// after ProfileConfig.ProfileTTL).
 	Pseudonymize func(string) string
+	// Sealer, when set (a *privacy.Keyring), encrypts the payload of every
+	// Redis stream entry Publish writes (AES-256-GCM, the key id inside,
+	// bound to the stream key); consumers and Erase open them and still
+	// read entries written plain. An entry that does not open (its key is
+	// not in the Sealer, or no Sealer is set) is not applied: it stays
+	// pending (XPENDING) and is logged, and Erase reports it as an error.
+	// Entries are never rewritten, so a rotation leaves them under their
+	// old key until MaxAge or MaxLen removes them
+	// (RedisStream.Unrotated counts them). Entry ids and the consumer
+	// group's state are not encrypted. The in-process stream keeps events
+	// in memory only and ignores it.
+	Sealer privacy.Sealer
+	// Log receives what consumers cannot return: stream entries that do not
+	// open (at most one line a minute per RedisStream). Default
+	// slog.Default().
+	Log *slog.Logger
 }
 
 // Validate reports the first invalid field without contacting a backend.
@@ -195,6 +213,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxAge == 0 {
 		c.MaxAge = DefaultStreamMaxAge
 	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
 	return c
 }
 
@@ -202,8 +223,8 @@ func (c Config) withDefaults() Config {
 func (c Config) String() string {
 	c = c.withDefaults()
 	if c.Backend == "redis" {
-		return fmt.Sprintf("events: redis stream %s key=%q group=%q consumer=%q maxlen~%d max-age=%v batch=%d claim-idle=%v pseudonyms=%v",
-			redisopt.MaskURL(c.RedisURL), c.KeyPrefix+"stream", c.Group, c.Consumer, c.MaxLen, c.MaxAge, c.Batch, c.ClaimIdle, c.Pseudonymize != nil)
+		return fmt.Sprintf("events: redis stream %s key=%q group=%q consumer=%q maxlen~%d max-age=%v batch=%d claim-idle=%v pseudonyms=%v encrypted=%v",
+			redisopt.MaskURL(c.RedisURL), c.KeyPrefix+"stream", c.Group, c.Consumer, c.MaxLen, c.MaxAge, c.Batch, c.ClaimIdle, c.Pseudonymize != nil, c.Sealer != nil)
 	}
 	return fmt.Sprintf("events: in-process stream queue=%d batch=%d pseudonyms=%v", c.QueueSize, c.Batch, c.Pseudonymize != nil)
 }

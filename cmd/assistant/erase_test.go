@@ -48,6 +48,7 @@ func newEraseEnv(t *testing.T, backend string, protect bool) *eraseEnv {
 		env.pz, err = privacy.NewPseudonymizer(bytes.Repeat([]byte{7}, privacy.MinPseudonymSecret))
 		mustOK(t, err)
 		scfg.Sealer, scfg.UserKey, ecfg.Pseudonymize = kr, env.pz.ID, env.pz.ID
+		ecfg.Sealer, pcfg.Sealer = kr, kr
 	}
 	var client *redis.Client
 	switch backend {

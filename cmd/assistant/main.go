@@ -28,7 +28,8 @@ commands:
   eval intents    evaluate the intent model on a labelled CSV
   eval search     measure search quality on graded relevance judgments
   operator add    add an operator account (name, role, password or API token) to an accounts file
-  keygen          print a new encryption key for transcripts at rest
+  keygen          print a new encryption key for transcripts and profiles at rest
+  rotate-keys     re-encrypt stored transcripts and profiles under the current key
   bench chat      load a running server with many WebSocket shoppers and measure turn latency
   bench events    load a running server with realistic behaviour events and measure profile latency
 
@@ -61,6 +62,8 @@ func run(ctx context.Context, stop context.CancelFunc, args []string, stdout, st
 		return runIngest(ctx, args[1:], stdout, stderr)
 	case "keygen":
 		return runKeygen(ctx, args[1:], stdout, stderr)
+	case "rotate-keys":
+		return runRotateKeys(ctx, args[1:], stdout, stderr)
 	case "operator":
 		return runOperator(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "eval":

@@ -243,9 +243,9 @@ func runServe(ctx context.Context, stop context.CancelFunc, args []string, stdou
 	case keys == nil && cfg.production:
 		return fmt.Errorf("--production needs an encryption key: --encryption-key-file or %s (make one with `assistant keygen`)", privacy.EnvKeys)
 	case keys == nil:
-		log.Warn("transcripts are stored unencrypted: set --encryption-key-file or " + privacy.EnvKeys + " (demo mode; --production refuses this)")
+		log.Warn("transcripts, profiles and events are stored unencrypted: set --encryption-key-file or " + privacy.EnvKeys + " (demo mode; --production refuses this)")
 	default:
-		log.Info("transcripts encrypted at rest", "keys", keys.String())
+		log.Info("transcripts, profiles and events encrypted at rest", "keys", keys.String())
 	}
 	var sealer sessions.Sealer
 	if keys != nil {
@@ -301,8 +301,8 @@ func runServe(ctx context.Context, stop context.CancelFunc, args []string, stdou
 		}
 	}
 	a.events, err = events.Start(ctx,
-		events.Config{Backend: cfg.eventsStream, RedisURL: cfg.redisURL, MaxLen: cfg.eventsMaxLen, QueueSize: cfg.eventsQueue, MaxAge: cfg.eventsMaxAge, Pseudonymize: pseudo},
-		events.ProfileConfig{Backend: cfg.eventsStream, RedisURL: cfg.redisURL, HalfLife: cfg.eventsHalfLife, ProfileTTL: cfg.eventsTTL, Lookup: a.lookup},
+		events.Config{Backend: cfg.eventsStream, RedisURL: cfg.redisURL, MaxLen: cfg.eventsMaxLen, QueueSize: cfg.eventsQueue, MaxAge: cfg.eventsMaxAge, Pseudonymize: pseudo, Sealer: sealer, Log: log},
+		events.ProfileConfig{Backend: cfg.eventsStream, RedisURL: cfg.redisURL, HalfLife: cfg.eventsHalfLife, ProfileTTL: cfg.eventsTTL, Lookup: a.lookup, Sealer: sealer},
 		cfg.eventsConsumers, client)
 	if err != nil {
 		return fmt.Errorf("events: %w", err)
