@@ -16,9 +16,9 @@ import (
 	"github.com/shopassist/shopassist/retrieval"
 )
 
-// envBenchModel points the benchmarks at another cross-encoder directory
-// (for instance a random stand-in of the expected size made by
-// testdata/make_tiny.py) when models/reranker does not exist yet.
+// envBenchModel points the benchmarks and TestRerankerInt8Agreement at
+// another cross-encoder directory (for instance a random stand-in of the
+// expected size made by testdata/make_tiny.py) instead of models/reranker.
 const envBenchModel = "RANKING_BENCH_MODEL"
 
 // benchQueries are shopper queries of the kind the dev judgments hold.
@@ -31,59 +31,75 @@ type candidateSet struct {
 	texts []string
 }
 
-var benchCands struct {
-	once sync.Once
-	sets []candidateSet
-	err  error
+var demo struct {
+	productsOnce sync.Once
+	products     []catalog.Product
+	productsErr  error
+	setsOnce     sync.Once
+	sets         []candidateSet
+	setsErr      error
+}
+
+// demoProducts loads the embedded demo catalogue once.
+func demoProducts(tb testing.TB) []catalog.Product {
+	demo.productsOnce.Do(func() {
+		demo.products, _, demo.productsErr = catalog.Load(context.Background(), demodata.FS, []string{demodata.IcecatGlob},
+			catalog.IcecatMapping(), catalog.LoadOptions{})
+	})
+	if demo.productsErr != nil {
+		tb.Fatal(demo.productsErr)
+	}
+	return demo.products
 }
 
 // demoCandidates returns, per bench query, the top 50 BM25 hits over the
 // embedded demo catalogue and their ProductTexts.
-func demoCandidates(b *testing.B) []candidateSet {
-	benchCands.once.Do(func() {
+func demoCandidates(tb testing.TB) []candidateSet {
+	products := demoProducts(tb)
+	demo.setsOnce.Do(func() {
 		ctx := context.Background()
-		products, _, err := catalog.Load(ctx, demodata.FS, []string{demodata.IcecatGlob}, catalog.IcecatMapping(), catalog.LoadOptions{})
-		if err != nil {
-			benchCands.err = err
-			return
-		}
 		ix, err := retrieval.NewEmbedded(retrieval.Config{})
 		if err != nil {
-			benchCands.err = err
+			demo.setsErr = err
 			return
 		}
 		defer ix.Close()
 		if err := ix.Upsert(ctx, products); err != nil {
-			benchCands.err = err
+			demo.setsErr = err
 			return
 		}
 		for _, q := range benchQueries {
 			hits, err := ix.Search(ctx, retrieval.Query{Text: q, K: 50})
 			if err != nil {
-				benchCands.err = err
+				demo.setsErr = err
 				return
 			}
 			cs := candidateSet{query: q, hits: hits}
 			for _, h := range hits {
 				cs.texts = append(cs.texts, retrieval.ProductText(h.Product))
 			}
-			benchCands.sets = append(benchCands.sets, cs)
+			demo.sets = append(demo.sets, cs)
 		}
 	})
-	if benchCands.err != nil {
-		b.Fatal(benchCands.err)
+	if demo.setsErr != nil {
+		tb.Fatal(demo.setsErr)
 	}
-	return benchCands.sets
+	return demo.sets
 }
 
-// benchModel loads models/reranker (or $RANKING_BENCH_MODEL), skipping
-// when there is none.
-func benchModel(b *testing.B, cfg Config) *ONNX {
-	dir := os.Getenv(envBenchModel)
-	if dir == "" {
-		dir = "../models/reranker"
+// rerankerDir is $RANKING_BENCH_MODEL, else models/reranker.
+func rerankerDir() string {
+	if dir := os.Getenv(envBenchModel); dir != "" {
+		return dir
 	}
-	if _, err := os.Stat(filepath.Join(dir, "model.onnx")); err != nil {
+	return "../models/reranker"
+}
+
+// benchModel loads the cross-encoder of rerankerDir with cfg (ModelDir
+// set here), skipping when there is none.
+func benchModel(b *testing.B, cfg Config) *ONNX {
+	dir := rerankerDir()
+	if _, err := os.Stat(filepath.Join(dir, ModelFileFloat)); err != nil {
 		b.Skipf("no cross-encoder at %s (train one, or set $%s): %v", dir, envBenchModel, err)
 	}
 	inferencetest.RequireRuntime(b)
@@ -93,15 +109,16 @@ func benchModel(b *testing.B, cfg Config) *ONNX {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { o.Close() })
-	b.Logf("model %s, max length %d, %d sessions", dir, o.MaxLength(), o.m.Sessions())
+	b.Logf("model %s/%s, max length %d, %d sessions", dir, o.ModelFile(), o.MaxLength(), o.m.Sessions())
 	return o
 }
 
 // BenchmarkRerank50 scores the 50 BM25 candidates of a real query per
-// operation, one call at a time, and reports pairs/s, the latency
+// operation, one call at a time, with the default Config (on CPU the int8
+// graph when the directory has one), and reports pairs/s, the latency
 // percentiles of a call and its CPU time:
 //
-//	go test ./ranking -run '^$' -bench Rerank -benchtime 200x -cpu 2
+//	go test ./ranking -run '^$' -bench 'Rerank50$' -benchtime 200x -cpu 2
 func BenchmarkRerank50(b *testing.B) {
 	o := benchModel(b, Config{})
 	sets := demoCandidates(b)
@@ -130,6 +147,55 @@ func BenchmarkRerank50(b *testing.B) {
 	// other processes competing for the cores.
 	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1e3/float64(b.N), "cpu-ms/op")
 	reportLatency(b, durs, pairs)
+}
+
+// BenchmarkRerank50FloatVsInt8 compares model.onnx and model.int8.onnx in
+// one process: each operation scores the same 50 candidates with both, in
+// alternating order, so that load from other processes falls on both
+// alike. It reports each file's p50 and CPU time per call and their ratio:
+//
+//	go test ./ranking -run '^$' -bench Rerank50FloatVsInt8 -benchtime 300x -cpu 2
+func BenchmarkRerank50FloatVsInt8(b *testing.B) {
+	if _, err := os.Stat(filepath.Join(rerankerDir(), ModelFileInt8)); err != nil {
+		b.Skipf("no int8 graph (training/quantize.py writes it): %v", err)
+	}
+	models := []*ONNX{benchModel(b, Config{ModelFile: ModelFileFloat}), benchModel(b, Config{ModelFile: ModelFileInt8})}
+	sets := demoCandidates(b)
+	ctx := context.Background()
+	for _, o := range models {
+		for _, s := range sets {
+			if _, err := o.Score(ctx, s.query, s.texts); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	durs := [2][]time.Duration{make([]time.Duration, 0, b.N), make([]time.Duration, 0, b.N)}
+	var cpu [2]time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s := sets[i%len(sets)]
+		for k := range 2 {
+			m := (i + k) % 2
+			c0, start := cpuTime(), time.Now()
+			if _, err := models[m].Score(ctx, s.query, s.texts); err != nil {
+				b.Fatal(err)
+			}
+			durs[m] = append(durs[m], time.Since(start))
+			cpu[m] += cpuTime() - c0
+		}
+	}
+	b.StopTimer()
+	var p50, cpuMs [2]float64
+	for m := range 2 {
+		slices.Sort(durs[m])
+		p50[m] = float64(durs[m][len(durs[m])/2].Microseconds()) / 1e3
+		cpuMs[m] = float64(cpu[m].Microseconds()) / 1e3 / float64(b.N)
+	}
+	b.ReportMetric(p50[0], "float-p50-ms")
+	b.ReportMetric(p50[1], "int8-p50-ms")
+	b.ReportMetric(cpuMs[0], "float-cpu-ms/op")
+	b.ReportMetric(cpuMs[1], "int8-cpu-ms/op")
+	b.ReportMetric(cpuMs[1]/cpuMs[0], "int8/float-cpu")
 }
 
 // cpuTime is the user + system CPU time of the process so far.

@@ -12,18 +12,21 @@
 //   - KindONNX (onnx.go): a BERT-family cross-encoder exported to ONNX
 //     (config.json with one label, vocab.txt, model.onnx: input_ids,
 //     attention_mask, token_type_ids -> logits [batch, 1]) loaded with
-//     inference.LoadModel. Pairs are tokenized [CLS] query [SEP] text [SEP]
-//     (token types 0/1, longest-first truncation to the model's max length,
+//     inference.LoadModel; on CPU model.int8.onnx instead when the
+//     directory has one (Config.ModelFile; see Int8 below). Pairs are
+//     tokenized [CLS] query [SEP] text [SEP] (token types 0/1,
+//     longest-first truncation to the model's max length,
 //     inference.Tokenizer.EncodePair), sorted by length, and run in batches
 //     of at most Config.BatchSize (8 on CPU) split evenly, run by up to one
 //     goroutine per session of the model's pool (default one session per
-//     core), the caller's included. At most Config.MaxInflight calls (default 2 × sessions) run or
-//     wait for a session; one more fails at once with an error wrapping
-//     inference.ErrBusy, so load is shed, never queued without bound.
-//     Device "cuda" loads the model with ONNX Runtime's CUDA provider; when
-//     that fails (the CPU-only runtime "make ort" fetches has no CUDA) and a
-//     CPU load succeeds, it logs one slog warning with the CUDA error and
-//     runs on CPU; ONNX.Device reports which.
+//     core), the caller's included. At most Config.MaxInflight calls
+//     (default 2 × sessions) run or wait for a session; one more fails at
+//     once with an error wrapping inference.ErrBusy, so load is shed, never
+//     queued without bound. Device "cuda" loads model.onnx with ONNX
+//     Runtime's CUDA provider; when that fails (the CPU-only runtime "make
+//     ort" fetches has no CUDA) and a CPU load succeeds, it logs one slog
+//     warning with the CUDA error and runs on CPU; ONNX.Device and
+//     ONNX.ModelFile report what runs.
 //   - KindRemote (remote.go): POST Config.URL with {"query","texts"},
 //     answered by [{"index","score"}] in any order (Hugging Face
 //     text-embeddings-inference's /rerank, and training/'s reference
@@ -82,9 +85,30 @@
 // about 35 µs for 50 candidates (texts, normalisation, features, rules,
 // sort; BenchmarkRank50). An ONNX Score of 50 pairs costs 50 tokenizations
 // (a few µs each, bounded by the max length) and ONNX Runtime work
-// proportional to 50 × max length × layers × hidden²: see BenchmarkRerank50
-// and BENCHMARKS.md for measured figures. A Remote Score is one HTTP round
+// proportional to 50 × max length × layers × hidden²: for models/reranker
+// about 9 ms of CPU with the int8 graph against 17–18 ms with the float one
+// (BenchmarkRerank50FloatVsInt8; BenchmarkRerank50 measures the default;
+// BENCHMARKS.md has the figures). Each session runs its batches on the
+// calling thread (one intra-op thread); one session of two intra-op
+// threads, spinning or not, and larger batches measured no faster. A Remote Score is one HTTP round
 // trip on a pooled connection (up to 64 idle connections kept).
+//
+// # Int8
+//
+// model.int8.onnx is model.onnx with each weight MatMul replaced by ONNX
+// Runtime's DynamicQuantizeMatMul (training/quantize.py: int8 weights,
+// 7-bit symmetric per output column, activations quantized to uint8 per
+// call). It is the CPU default because it costs about half the CPU time
+// of the float graph for the same ranking: on models/reranker and the dev
+// judgments, Spearman ≥ 0.97 per query against model.onnx
+// (TestRerankerInt8Agreement, which fails on a stale or lossier file) and
+// the same nDCG@10 at the default blend. Because activations are
+// quantized over a whole batch, padding included, a pair's score moves a
+// little with the pairs that share its batch (up to 0.11 logit between
+// batches of 1, 8 and 50 on the demo candidates); like all scores it is
+// comparable within one call only. CUDA loads model.onnx
+// (ONNX Runtime's dynamic int8 ops are CPU kernels). Re-run quantize.py
+// after every re-export of model.onnx.
 //
 // # Rules file
 //

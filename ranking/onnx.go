@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync/atomic"
 
@@ -20,6 +22,7 @@ type ONNX struct {
 	maxLen int
 	batch  int
 	device string
+	file   string
 	// slots holds one token per Score call in flight (running or waiting
 	// for a session); a full channel means ErrBusy.
 	slots chan struct{}
@@ -30,10 +33,11 @@ type ONNX struct {
 
 var _ Reranker = (*ONNX)(nil)
 
-// NewONNX loads cfg.ModelDir. With cfg.Device DeviceCUDA it first tries
-// ONNX Runtime's CUDA provider; if that load fails and a CPU load of the
-// same model succeeds, it logs one warning naming the CUDA error and runs
-// on CPU (ONNX.Device says which).
+// NewONNX loads cfg.ModelFile of cfg.ModelDir (see Config.ModelFile for
+// the default). With cfg.Device DeviceCUDA it first tries ONNX Runtime's
+// CUDA provider; if that load fails and a CPU load succeeds, it logs one
+// warning naming the CUDA error and runs on CPU (ONNX.Device and
+// ONNX.ModelFile say what runs).
 func NewONNX(cfg Config) (*ONNX, error) {
 	if cfg.ModelDir == "" {
 		return nil, fmt.Errorf("ranking: onnx reranker needs a model directory")
@@ -50,24 +54,32 @@ func NewONNX(cfg Config) (*ONNX, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	opts := inference.ModelOptions{Sessions: cfg.Sessions, IntraOpThreads: cfg.IntraOpThreads, Device: DeviceCPU}
-	device := DeviceCPU
+	// The int8 graph only on CPU: ORT's dynamic int8 ops are CPU kernels.
+	cpuFile, gpuFile := cfg.ModelFile, cfg.ModelFile
+	if cfg.ModelFile == "" {
+		cpuFile, gpuFile = ModelFileFloat, ModelFileFloat
+		if _, err := os.Stat(filepath.Join(cfg.ModelDir, ModelFileInt8)); err == nil {
+			cpuFile = ModelFileInt8
+		}
+	}
+	opts := inference.ModelOptions{Sessions: cfg.Sessions, IntraOpThreads: cfg.IntraOpThreads, Device: DeviceCPU, ModelFile: cpuFile}
+	device, file := DeviceCPU, cpuFile
 	var m *inference.Model
 	if cfg.Device == DeviceCUDA {
 		gopts := opts
-		gopts.Device = DeviceCUDA
+		gopts.Device, gopts.ModelFile = DeviceCUDA, gpuFile
 		if gopts.Sessions == 0 {
 			gopts.Sessions = DefaultCUDASessions
 		}
 		gm, gerr := inference.LoadModel(cfg.ModelDir, gopts)
 		if gerr == nil {
-			m, device = gm, DeviceCUDA
+			m, device, file = gm, DeviceCUDA, gpuFile
 		} else {
 			cm, cerr := inference.LoadModel(cfg.ModelDir, opts)
 			if cerr != nil {
 				return nil, fmt.Errorf("ranking: load reranker %s: %w", cfg.ModelDir, cerr)
 			}
-			log.Warn("ranking: CUDA requested but unavailable, reranking on CPU", "model", cfg.ModelDir, "err", gerr)
+			log.Warn("ranking: CUDA requested but unavailable, reranking on CPU", "model", cfg.ModelDir, "file", cpuFile, "err", gerr)
 			m = cm
 		}
 	} else {
@@ -81,7 +93,7 @@ func NewONNX(cfg Config) (*ONNX, error) {
 		m.Close()
 		return nil, fmt.Errorf("ranking: %s: a cross-encoder has one logit, config.json id2label has %d labels", cfg.ModelDir, n)
 	}
-	o := &ONNX{m: m, tok: m.Tokenizer(), maxLen: m.Config().MaxLength, batch: cfg.BatchSize, device: device}
+	o := &ONNX{m: m, tok: m.Tokenizer(), maxLen: m.Config().MaxLength, batch: cfg.BatchSize, device: device, file: file}
 	if o.batch == 0 {
 		o.batch = DefaultBatchSize
 		if device == DeviceCUDA {
@@ -98,6 +110,10 @@ func NewONNX(cfg Config) (*ONNX, error) {
 
 // Device is the device the model runs on: DeviceCPU or DeviceCUDA.
 func (o *ONNX) Device() string { return o.device }
+
+// ModelFile is the graph file loaded from the model directory, such as
+// ModelFileInt8.
+func (o *ONNX) ModelFile() string { return o.file }
 
 // MaxLength is the token budget of one pair, specials included.
 func (o *ONNX) MaxLength() int { return o.maxLen }

@@ -3,10 +3,13 @@ package ranking
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"os"
@@ -335,20 +338,240 @@ func TestConfigStringMasksToken(t *testing.T) {
 	}
 }
 
-// TestRerankerModelParity checks the trained cross-encoder in
-// models/reranker against its PyTorch golden scores.
+// TestRerankerModelParity checks the float graph of the trained
+// cross-encoder in models/reranker against its PyTorch golden scores.
 func TestRerankerModelParity(t *testing.T) {
 	const dir = "../models/reranker"
-	if _, err := os.Stat(filepath.Join(dir, "model.onnx")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, ModelFileFloat)); err != nil {
 		t.Skipf("no trained reranker at %s (training/ writes it): %v", dir, err)
 	}
 	inferencetest.RequireRuntime(t)
-	o, err := NewONNX(Config{ModelDir: dir})
+	o, err := NewONNX(Config{ModelDir: dir, ModelFile: ModelFileFloat})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer o.Close()
 	checkGolden(t, o, readGolden(t, filepath.Join(dir, "golden.jsonl")), 1e-4)
+}
+
+// Bounds of TestRerankerInt8Agreement. models/reranker (27 Nov) gives
+// per-query Spearman ≥ 0.973 (mean 0.996), max |diff| 0.16 logit on the
+// judged pairs and 0.06 on the golden pairs (logits span about −4 … 3);
+// 4-bit weights fail them (0.945, 0.47), and so does an int8 file of
+// other weights (a retrained model.onnx not re-quantized: 0.65–0.94).
+const (
+	int8MinSpearman     = 0.95 // per query of at least 10 judged products
+	int8MinMeanSpearman = 0.985
+	int8MaxDiff         = 0.3 // logit, judged and golden pairs
+)
+
+// TestRerankerInt8Agreement checks that the default CPU graph,
+// model.int8.onnx (training/quantize.py), ranks real pairs as model.onnx
+// does: every judged product of each dev query (training/data), scored
+// one query per call as the Ranker does, and the golden pairs against
+// PyTorch. A stale int8 file (model.onnx retrained, not re-quantized) or a
+// lossy quantization fails it.
+func TestRerankerInt8Agreement(t *testing.T) {
+	dir := rerankerDir()
+	if _, err := os.Stat(filepath.Join(dir, ModelFileInt8)); err != nil {
+		t.Skipf("no int8 graph in %s (training/quantize.py writes it): %v", dir, err)
+	}
+	inferencetest.RequireRuntime(t)
+	fl, err := NewONNX(Config{ModelDir: dir, ModelFile: ModelFileFloat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fl.Close()
+	q, err := NewONNX(Config{ModelDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if q.ModelFile() != ModelFileInt8 {
+		t.Fatalf("default CPU graph = %s, want %s", q.ModelFile(), ModelFileInt8)
+	}
+
+	ctx := context.Background()
+	queries, texts := judgedTexts(t, "../training/data/icecat_judgments_dev.csv")
+	worst, sum, lowest, n := 0.0, 0.0, 1.0, 0
+	for _, query := range queries {
+		want, err := fl.Score(ctx, query, texts[query])
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := q.Score(ctx, query, texts[query])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			worst = max(worst, math.Abs(float64(got[i]-want[i])))
+		}
+		if len(want) < 10 {
+			continue
+		}
+		rho := spearman(want, got)
+		sum += rho
+		lowest = min(lowest, rho)
+		n++
+		if rho < int8MinSpearman {
+			t.Errorf("%q: Spearman(float, int8) over %d judged products = %.3f < %g", query, len(want), rho, int8MinSpearman)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no query with 10 judged products")
+	}
+	if mean := sum / float64(n); mean < int8MinMeanSpearman {
+		t.Errorf("mean Spearman over %d queries = %.4f < %g", n, mean, int8MinMeanSpearman)
+	}
+	if worst > int8MaxDiff {
+		t.Errorf("max |int8 - float| = %.3f > %g", worst, int8MaxDiff)
+	}
+	t.Logf("%d queries: Spearman mean %.4f, lowest %.4f; max |diff| %.3f", n, sum/float64(n), lowest, worst)
+	if _, err := os.Stat(filepath.Join(dir, "golden.jsonl")); err == nil {
+		checkGolden(t, q, readGolden(t, filepath.Join(dir, "golden.jsonl")), int8MaxDiff)
+	}
+}
+
+// judgedTexts returns the queries of a judgments CSV (query,docid,rating)
+// in file order and, per query, the ProductText of each judged product of
+// the demo catalogue.
+func judgedTexts(t *testing.T, path string) ([]string, map[string][]string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	byID := map[string]*catalog.Product{}
+	products := demoProducts(t)
+	for i := range products {
+		byID[products[i].ID] = &products[i]
+	}
+	var queries []string
+	texts := map[string][]string{}
+	for _, r := range rows[1:] {
+		p := byID[r[1]]
+		if p == nil {
+			t.Fatalf("%s: product %s of %q is not in the demo catalogue", path, r[1], r[0])
+		}
+		if texts[r[0]] == nil {
+			queries = append(queries, r[0])
+		}
+		texts[r[0]] = append(texts[r[0]], retrieval.ProductText(p))
+	}
+	return queries, texts
+}
+
+// spearman is Spearman's rank correlation of a and b (average ranks for
+// ties).
+func spearman(a, b []float32) float64 {
+	ra, rb := rankOf(a), rankOf(b)
+	mean := float64(len(a)-1) / 2
+	var cov, va, vb float64
+	for i := range ra {
+		cov += (ra[i] - mean) * (rb[i] - mean)
+		va += (ra[i] - mean) * (ra[i] - mean)
+		vb += (rb[i] - mean) * (rb[i] - mean)
+	}
+	if va == 0 || vb == 0 {
+		return 0
+	}
+	return cov / math.Sqrt(va*vb)
+}
+
+// rankOf gives each value its 0-based rank, ties the mean of their ranks.
+func rankOf(x []float32) []float64 {
+	idx := make([]int, len(x))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(i, j int) int { return cmp.Compare(x[i], x[j]) })
+	r := make([]float64, len(x))
+	for lo := 0; lo < len(idx); {
+		hi := lo + 1
+		for hi < len(idx) && x[idx[hi]] == x[idx[lo]] {
+			hi++
+		}
+		for k := lo; k < hi; k++ {
+			r[idx[k]] = float64(lo+hi-1) / 2
+		}
+		lo = hi
+	}
+	return r
+}
+
+func TestSpearman(t *testing.T) {
+	cases := []struct {
+		a, b []float32
+		want float64
+	}{
+		{[]float32{1, 2, 3, 4}, []float32{10, 20, 30, 40}, 1},
+		{[]float32{1, 2, 3, 4}, []float32{4, 3, 2, 1}, -1},
+		{[]float32{1, 2, 3, 4}, []float32{1, 3, 2, 4}, 0.8},
+		{[]float32{1, 1, 2}, []float32{5, 5, 6}, 1},
+	}
+	for _, c := range cases {
+		if got := spearman(c.a, c.b); math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("spearman(%v, %v) = %v, want %v", c.a, c.b, got, c.want)
+		}
+	}
+}
+
+// The default graph is the int8 one on CPU when the directory has it, the
+// float one otherwise, on CUDA, and when Config.ModelFile names it.
+func TestONNXModelFileDefault(t *testing.T) {
+	inferencetest.RequireRuntime(t)
+	withInt8 := t.TempDir()
+	for _, f := range []string{"config.json", "vocab.txt", "tokenizer_config.json", ModelFileFloat} {
+		data, err := os.ReadFile(filepath.Join(tinyDir, f))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+		if err == nil {
+			if err := os.WriteFile(filepath.Join(withInt8, f), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Any valid graph under the int8 name: only the choice is tested here.
+	data, err := os.ReadFile(filepath.Join(tinyDir, ModelFileFloat))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(withInt8, ModelFileInt8), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cases := []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{ModelDir: tinyDir}, ModelFileFloat},
+		{Config{ModelDir: withInt8}, ModelFileInt8},
+		{Config{ModelDir: withInt8, ModelFile: ModelFileFloat}, ModelFileFloat},
+		{Config{ModelDir: withInt8, Device: DeviceCUDA, Logger: quiet}, ""}, // float on CUDA, int8 after a fallback
+	}
+	for _, c := range cases {
+		o, err := NewONNX(c.cfg)
+		if err != nil {
+			t.Fatalf("%+v: %v", c.cfg, err)
+		}
+		want := c.want
+		if want == "" {
+			want = map[string]string{DeviceCPU: ModelFileInt8, DeviceCUDA: ModelFileFloat}[o.Device()]
+		}
+		if got := o.ModelFile(); got != want {
+			t.Errorf("%+v on %s: ModelFile() = %s, want %s", c.cfg, o.Device(), got, want)
+		}
+		o.Close()
+	}
+	if _, err := NewONNX(Config{ModelDir: tinyDir, ModelFile: ModelFileInt8}); err == nil {
+		t.Error("an explicit ModelFile that does not exist loaded")
+	}
 }
 
 // The Ranker over the ONNX backend orders by the PyTorch scores when only

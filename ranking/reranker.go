@@ -43,6 +43,15 @@ const (
 	DeviceCUDA = "cuda"
 )
 
+// Model files an onnx ModelDir may hold (see Config.ModelFile).
+const (
+	// ModelFileFloat is the float32 export (training/).
+	ModelFileFloat = "model.onnx"
+	// ModelFileInt8 is ModelFileFloat with int8 weight MatMuls
+	// (training/quantize.py): the CPU default when present.
+	ModelFileInt8 = "model.int8.onnx"
+)
+
 // Defaults of Config.
 const (
 	DefaultBatchSize        = 8
@@ -61,6 +70,13 @@ type Config struct {
 	// tokenizer_config.json and model.onnx (input_ids, attention_mask,
 	// token_type_ids -> logits [batch, 1]). inference.Init must have run.
 	ModelDir string
+	// ModelFile (onnx) is the graph inside ModelDir. Default: on CPU
+	// ModelFileInt8 when ModelDir has one (about half the CPU time of the
+	// float graph; see doc.go), else ModelFileFloat; on CUDA
+	// ModelFileFloat (ORT's dynamic int8 ops are CPU kernels: under the
+	// CUDA provider they would run on the CPU, with copies), and the CPU
+	// default again if CUDA fails.
+	ModelFile string
 	// Device (onnx) is DeviceCPU (default) or DeviceCUDA. With DeviceCUDA,
 	// a runtime without the CUDA provider logs one warning and runs on CPU
 	// (see ONNX.Device).
@@ -107,8 +123,12 @@ func (c Config) String() string {
 		if dev == "" {
 			dev = DeviceCPU
 		}
-		return fmt.Sprintf("ranking: reranker onnx model=%s device=%s sessions=%s batch=%s max-inflight=%s",
-			c.ModelDir, dev, orDefault(c.Sessions), orDefault(c.BatchSize), orDefault(c.MaxInflight))
+		file := c.ModelFile
+		if file == "" {
+			file = "default"
+		}
+		return fmt.Sprintf("ranking: reranker onnx model=%s file=%s device=%s sessions=%s batch=%s max-inflight=%s",
+			c.ModelDir, file, dev, orDefault(c.Sessions), orDefault(c.BatchSize), orDefault(c.MaxInflight))
 	case KindRemote:
 		tok := ""
 		if c.Token != "" {

@@ -2,6 +2,7 @@
 # Rebuild models/reranker (cross-encoder) with fixed seeds, after build_biencoder.sh:
 #   it shares models/biencoder/vocab.txt and starts from the bi-encoder's trained weights.
 #   weak labels from the catalogue (rerank_train) -> export (model.onnx, config.json, golden.jsonl)
+#   -> int8 copy for CPU (quantize.py: model.int8.onnx)
 #   -> PyTorch-side nDCG@10 of reranking the top-50 hybrid candidates (rerank_eval)
 # Environment knobs:
 #   RERANK_MAXLEN      tokens per (query, product) pair (default 32)
@@ -40,6 +41,8 @@ t "$PY" -m shopassist_training.rerank_train --products "$PRODUCTS" --vocab "$OUT
 echo "== export + golden scores"
 t "$PY" -m shopassist_training.rerank_export --products "$PRODUCTS" --run "$RUN" --out "$OUT"
 echo "${RUN#"$ROOT/"}" > "$OUT/SOURCE_RUN"
+echo "== int8 copy (the CPU default; TestRerankerInt8Agreement checks it against model.onnx)"
+t "$PY" "$ROOT/training/quantize.py" "$OUT/model.onnx" "$OUT/model.int8.onnx"
 echo "== nDCG@10 of reranking the top-20 / top-50 hybrid candidates (Go defaults)"
 CAND="$ROOT/artifacts/reranker/hybrid_run.csv"
 (cd "$ROOT" && go run ./cmd/assistant eval search --judgments training/data/icecat_judgments_dev.csv --mode hybrid \

@@ -21,7 +21,7 @@ type rankFlags struct {
 }
 
 func (r *rankFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&r.model, "rerank-model", "models/reranker", "cross-encoder directory (model.onnx, config.json, vocab.txt); empty: no cross-encoder, the final order blends retrieval, profile and rules only")
+	fs.StringVar(&r.model, "rerank-model", "models/reranker", "cross-encoder directory (config.json, vocab.txt, model.onnx, and model.int8.onnx which CPU uses when present); empty: no cross-encoder, the final order blends retrieval, profile and rules only")
 	fs.StringVar(&r.device, "rerank-device", "cpu", "where the in-process cross-encoder runs: cpu, or cuda (ONNX Runtime's CUDA provider when the loaded runtime has it; otherwise a warning and CPU)")
 	fs.StringVar(&r.url, "rerank-url", "", "remote rerank server (POST {query,texts} → [{index,score}], e.g. training/rerank_server.py or text-embeddings-inference /rerank) used instead of the in-process model")
 	fs.StringVar(&r.token, "rerank-token", "", "bearer token for --rerank-url")
