@@ -58,7 +58,8 @@ type Config struct {
 	MaxConnections int
 	// MaxConcurrentTurns bounds turns running at once across connections;
 	// a turn that cannot start within TurnQueueWait gets a busy error.
-	// Defaults 16 × GOMAXPROCS and 250ms.
+	// Defaults 16 × GOMAXPROCS and 100ms (at twice the sustainable rate on
+	// 2 cores, answered turns stay under 300 ms p99; BENCHMARKS.md).
 	MaxConcurrentTurns int
 	TurnQueueWait      time.Duration
 	// WriteWait bounds one write; PongWait is how long a silent client is
@@ -116,7 +117,7 @@ func (c Config) withDefaults() Config {
 	def(&c.MessageBurst, 10)
 	def(&c.MaxConnections, 20000)
 	def(&c.MaxConcurrentTurns, 16*runtime.GOMAXPROCS(0))
-	defDur(&c.TurnQueueWait, 250*time.Millisecond)
+	defDur(&c.TurnQueueWait, 100*time.Millisecond)
 	defDur(&c.WriteWait, 10*time.Second)
 	defDur(&c.PongWait, 60*time.Second)
 	defDur(&c.PingInterval, c.PongWait*9/10)

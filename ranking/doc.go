@@ -20,7 +20,7 @@
 //     of at most Config.BatchSize (8 on CPU) split evenly, run by up to one
 //     goroutine per session of the model's pool (default one session per
 //     core), the caller's included. At most Config.MaxInflight calls
-//     (default 2 × sessions) run or wait for a session; one more fails at
+//     (default 4 × sessions) run or wait for a session; one more fails at
 //     once with an error wrapping inference.ErrBusy, so load is shed, never
 //     queued without bound. Device "cuda" loads model.onnx with ONNX
 //     Runtime's CUDA provider; when that fails (the CPU-only runtime "make

@@ -102,7 +102,7 @@ func NewONNX(cfg Config) (*ONNX, error) {
 	}
 	inflight := cfg.MaxInflight
 	if inflight == 0 {
-		inflight = 2 * m.Sessions()
+		inflight = 4 * m.Sessions()
 	}
 	o.slots = make(chan struct{}, inflight)
 	return o, nil

@@ -94,7 +94,9 @@ type Config struct {
 	BatchSize int
 	// MaxInflight (onnx) caps the Score calls running or waiting for a
 	// session at once; one more fails at once with inference.ErrBusy.
-	// Default 2 × Sessions.
+	// Default 4 × Sessions (at 200 chat turns/s on 2 cores, 2 × shed the
+	// cross-encoder on 2.2 % of searches in one run, 4 × on 0.7–3.8 % in
+	// three; BENCHMARKS.md).
 	MaxInflight int
 
 	// URL (remote) receives POST {"query","texts"} and answers
