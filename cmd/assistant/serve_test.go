@@ -262,36 +262,81 @@ func TestServeEncryptionKeys(t *testing.T) {
 
 // A missing model keeps the server up, answering searches, with /readyz
 // false and the reason in its body.
+// A model missing or corrupt does not stop the server or make it crash
+// loop: it serves (search answers), and /readyz is false with the model
+// named in the reason.
 func TestServeWithoutModelIsNotReady(t *testing.T) {
-	addr := freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, func() {}, []string{"serve", "--addr", addr, "--data-dir", t.TempDir(), "--intent-model", t.TempDir()}, io.Discard, io.Discard)
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/api/search?q=speaker")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
+	inferencetest.RequireRuntime(t)
+	// corrupt copies a model directory with every .onnx file replaced by
+	// bytes that are not a model.
+	corrupt := func(t *testing.T, src string) string {
+		dir := t.TempDir()
+		ents, err := os.ReadDir(src)
+		mustOK(t, err)
+		for _, e := range ents {
+			if e.IsDir() {
+				continue
 			}
+			b, err := os.ReadFile(filepath.Join(src, e.Name()))
+			mustOK(t, err)
+			if strings.HasSuffix(e.Name(), ".onnx") {
+				b = []byte("this is not an ONNX model")
+			}
+			mustOK(t, os.WriteFile(filepath.Join(dir, e.Name()), b, 0o600))
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("search never answered")
-		}
-		time.Sleep(50 * time.Millisecond)
+		return dir
 	}
-	code, body := get(t, "http://"+addr+"/readyz")
-	if code != http.StatusServiceUnavailable || !strings.Contains(body, "intent model") {
-		t.Fatalf("readyz %d %q", code, body)
+	for _, tc := range []struct {
+		name   string
+		args   func(t *testing.T) []string
+		reason string
+	}{
+		{"intent missing", func(t *testing.T) []string { return []string{"--intent-model", t.TempDir()} }, "intent model"},
+		{"intent corrupt", func(t *testing.T) []string { return []string{"--intent-model", corrupt(t, "../../models/intent")} }, "intent model"},
+		{"search model corrupt", func(t *testing.T) []string {
+			return []string{"--search-model", corrupt(t, "../../models/biencoder")}
+		}, "search model"},
+		{"reranker corrupt", func(t *testing.T) []string {
+			return []string{"--rerank-model", corrupt(t, "../../models/reranker")}
+		}, "rerank model"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := freeAddr(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			args := append([]string{"serve", "--addr", addr, "--data-dir", t.TempDir(), "--log-level", "error",
+				"--intent-model", "../../models/intent", "--search-model", "", "--rerank-model", ""}, tc.args(t)...)
+			go func() { done <- run(ctx, func() {}, args, io.Discard, io.Discard) }()
+			defer func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("serve: %v", err)
+				}
+			}()
+			deadline := time.Now().Add(60 * time.Second)
+			for {
+				resp, err := http.Get("http://" + addr + "/api/search?q=speaker")
+				if err == nil {
+					resp.Body.Close()
+					if resp.StatusCode == http.StatusOK {
+						break
+					}
+				}
+				select {
+				case err := <-done:
+					t.Fatalf("serve exited: %v", err)
+				default:
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("search never answered")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			code, body := get(t, "http://"+addr+"/readyz")
+			if code != http.StatusServiceUnavailable || !strings.Contains(body, tc.reason) {
+				t.Fatalf("readyz %d %q, want 503 naming %q", code, body, tc.reason)
+			}
+		})
 	}
 }
 
