@@ -58,7 +58,7 @@ func runRotateKeys(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if keys == nil {
 		return fmt.Errorf("rotate-keys needs the keys: --encryption-key-file or %s (new key first)", privacy.EnvKeys)
 	}
-	pseudo, err := loadPseudonymizer(cfg, slog.New(slog.NewTextHandler(stderr, nil)))
+	pseudo, err := loadPseudonymizer(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
@@ -74,7 +74,7 @@ func runRotateKeys(ctx context.Context, args []string, stdout, stderr io.Writer)
 	rep := rotateReport{CurrentKey: keys.CurrentID()}
 	var errs []error
 	if rep.Sessions, err = rot.Rotate(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("sessions: %w", err))
+		errs = append(errs, err) // already says "sessions: "
 	}
 	if cfg.redisURL != "" {
 		client, err := redisopt.NewClient(cfg.redisURL, events.DefaultRedisTimeout)
