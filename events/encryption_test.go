@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shopassist/shopassist/catalog"
+	"github.com/shopassist/shopassist/internal/redisopt"
 	"github.com/shopassist/shopassist/internal/redistest"
 	"github.com/shopassist/shopassist/privacy"
 )
@@ -79,7 +80,7 @@ func secretEvents(prefix, user string, at time.Time) []Event {
 func rawProfileData(t *testing.T, c *redis.Client, P string) []byte {
 	t.Helper()
 	var out []byte
-	for _, k := range c.Keys(context.Background(), globEscape(P)+"*").Val() {
+	for _, k := range c.Keys(context.Background(), redisopt.GlobEscape(P)+"*").Val() {
 		if !strings.HasPrefix(k, P+"tm:") && !strings.HasPrefix(k, P+"th:") {
 			out = append(out, rawRedis(t, c, k)...)
 		}

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shopassist/shopassist/internal/redisopt"
 )
 
 // RotateStats reports what RedisProfiles.Rotate did.
@@ -69,7 +71,7 @@ func (r *RedisProfiles) Rotate(ctx context.Context) (RotateStats, error) {
 	}
 	pfx := r.cfg.KeyPrefix + "u:"
 	var failure error
-	iter := r.c.Scan(ctx, 0, globEscape(pfx)+"*", rotatePage).Iterator()
+	iter := r.c.Scan(ctx, 0, redisopt.GlobEscape(pfx)+"*", rotatePage).Iterator()
 	page := make([]string, 0, rotatePage)
 	for iter.Next(ctx) {
 		page = append(page, strings.TrimPrefix(iter.Val(), pfx))
@@ -155,16 +157,4 @@ func (r *RedisProfiles) rotatePage(ctx context.Context, shoppers []string, st *R
 	st.Resealed += n
 	st.Skipped += int64(len(recs)) - n
 	return nil
-}
-
-// globEscape quotes the SCAN MATCH pattern characters in s.
-func globEscape(s string) string {
-	var b strings.Builder
-	for _, c := range s {
-		if strings.ContainsRune(`*?[]\^`, c) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }

@@ -627,7 +627,7 @@ func (r *Redis) checkUserIndex(ctx context.Context) error {
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return unavailable("check user index", err)
 	}
-	old := r.c.Scan(ctx, 0, globEscape(r.prefix+"us:")+"*", scanBatch).Iterator()
+	old := r.c.Scan(ctx, 0, redisopt.GlobEscape(r.prefix+"us:")+"*", scanBatch).Iterator()
 	var batch []string
 	for old.Next(ctx) {
 		if batch = append(batch, old.Val()); len(batch) == scanBatch {
@@ -645,7 +645,7 @@ func (r *Redis) checkUserIndex(ctx context.Context) error {
 			return unavailable("rebuild user index", err)
 		}
 	}
-	sess := r.c.Scan(ctx, 0, globEscape(r.prefix+"s:")+"*", scanBatch).Iterator()
+	sess := r.c.Scan(ctx, 0, redisopt.GlobEscape(r.prefix+"s:")+"*", scanBatch).Iterator()
 	batch = batch[:0]
 	for sess.Next(ctx) {
 		if batch = append(batch, sess.Val()); len(batch) == scanBatch {
@@ -709,16 +709,4 @@ func (r *Redis) indexSessions(ctx context.Context, keys []string) error {
 		return unavailable("rebuild user index", err)
 	}
 	return nil
-}
-
-// globEscape quotes the SCAN MATCH pattern characters in s.
-func globEscape(s string) string {
-	var b strings.Builder
-	for _, c := range s {
-		if strings.ContainsRune(`*?[]\^`, c) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }

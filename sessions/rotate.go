@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/shopassist/shopassist/internal/redisopt"
 	"github.com/shopassist/shopassist/privacy"
 )
 
@@ -360,7 +361,7 @@ func (r *Redis) Rotate(ctx context.Context) (RotateStats, error) {
 		return st, errNoSealer
 	}
 	var fails rotateFailures
-	iter := r.c.Scan(ctx, 0, globEscape(r.prefix+"s:")+"*", scanBatch).Iterator()
+	iter := r.c.Scan(ctx, 0, redisopt.GlobEscape(r.prefix+"s:")+"*", scanBatch).Iterator()
 	batch := make([]string, 0, rotateSessions)
 	for iter.Next(ctx) {
 		batch = append(batch, strings.TrimPrefix(iter.Val(), r.prefix+"s:"))

@@ -20,6 +20,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/shopassist/shopassist/internal/redisopt"
 	"github.com/shopassist/shopassist/internal/redistest"
 	"github.com/shopassist/shopassist/privacy"
 )
@@ -128,7 +129,7 @@ func sealedRecords(t *testing.T, s Store) map[string]int {
 			return tx.ForEach(func(name []byte, b *bolt.Bucket) error { return walk(string(name), b) })
 		}))
 	case *Redis:
-		iter := st.c.Scan(ctx, 0, globEscape(st.prefix)+"*", 100).Iterator()
+		iter := st.c.Scan(ctx, 0, redisopt.GlobEscape(st.prefix)+"*", 100).Iterator()
 		for iter.Next(ctx) {
 			k := iter.Val()
 			var vals []string
@@ -568,7 +569,7 @@ func TestRedisDeleteUserDuringRotate(t *testing.T) {
 	if len(ids) != n {
 		t.Fatalf("DeleteUser during Rotate erased %d of %d sessions (rotate: %+v)", len(ids), n, st)
 	}
-	if left := rotator.c.Keys(ctx, globEscape(prefix)+"s:*").Val(); len(left) != 0 {
+	if left := rotator.c.Keys(ctx, redisopt.GlobEscape(prefix)+"s:*").Val(); len(left) != 0 {
 		t.Fatalf("%d sessions left after DeleteUser", len(left))
 	}
 }

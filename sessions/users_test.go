@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopassist/shopassist/internal/redisopt"
 	"github.com/shopassist/shopassist/internal/redistest"
 )
 
@@ -25,7 +26,7 @@ func rawRedisAll(t *testing.T, r *Redis) []byte {
 	t.Helper()
 	ctx := context.Background()
 	var all bytes.Buffer
-	iter := r.c.Scan(ctx, 0, globEscape(r.prefix)+"*", 100).Iterator()
+	iter := r.c.Scan(ctx, 0, redisopt.GlobEscape(r.prefix)+"*", 100).Iterator()
 	for iter.Next(ctx) {
 		k := iter.Val()
 		all.WriteString(k + "\n")

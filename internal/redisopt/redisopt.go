@@ -6,6 +6,7 @@ package redisopt
 import (
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -62,4 +63,17 @@ func NewClient(raw string, timeout time.Duration) (*redis.Client, error) {
 	}
 	FailFast(opt, timeout, timeout, timeout)
 	return redis.NewClient(opt), nil
+}
+
+// GlobEscape quotes the glob characters of s (* ? [ ] \ ^) so that it can
+// prefix a SCAN MATCH or KEYS pattern literally, e.g. GlobEscape(prefix)+"*".
+func GlobEscape(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		if strings.ContainsRune(`*?[]\^`, c) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }
