@@ -88,9 +88,11 @@ type Config struct {
 	IntraOpThreads int
 	// BatchSize (onnx) caps the pairs in one ONNX Runtime call. Default 8
 	// on CPU: pairs are sorted by length first, so small batches pad
-	// little (50 demo candidates for a hidden-128, 2-layer stand-in cost
-	// 23 ms of CPU in batches of 4–8, 27 ms in 32, 38 ms in one batch of
-	// 50), and the 7 batches spread over the session pool. 64 on CUDA.
+	// little (50 demo candidates for a hidden-128, 2-layer float stand-in
+	// cost 23 ms of CPU in batches of 4–8, 27 ms in 32, 38 ms in one batch
+	// of 50; with the int8 graph, batches of 13 and 25 cost 1.1× and 1.25×
+	// the p50 of 8), and the 7 batches spread over the session pool. 64 on
+	// CUDA.
 	BatchSize int
 	// MaxInflight (onnx) caps the Score calls running or waiting for a
 	// session at once; one more fails at once with inference.ErrBusy.
