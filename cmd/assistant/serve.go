@@ -625,7 +625,7 @@ func (a *app) loadRanker(cfg serveConfig) (*ranking.Ranker, error) {
 		a.log.Error("cross-encoder not loaded; products ranked without it", "err", err)
 		rr = nil
 	} else if rr != nil {
-		a.log.Info("cross-encoder reranking", "reranker", rerankerName(rf))
+		a.log.Info("cross-encoder reranking", "reranker", rerankerName(rf, rr))
 	}
 	if !strings.Contains(rf.weights, "personal") {
 		// --personalize-weight sets the profile's weight in the blend.
@@ -638,9 +638,14 @@ func (a *app) loadRanker(cfg serveConfig) (*ranking.Ranker, error) {
 	return rk, nil
 }
 
-func rerankerName(rf rankFlags) string {
+func rerankerName(rf rankFlags, rr ranking.Reranker) string {
 	if rf.url != "" {
 		return "remote " + redisopt.MaskURL(rf.url)
+	}
+	if o, ok := rr.(*ranking.ONNX); ok {
+		// What runs, not what was asked: CUDA falls back to CPU, and CPU
+		// prefers the int8 graph.
+		return filepath.Join(rf.model, o.ModelFile()) + " on " + o.Device()
 	}
 	return rf.model + " on " + rf.device
 }
