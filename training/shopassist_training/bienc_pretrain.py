@@ -8,13 +8,12 @@ tokens) plus synthesised pseudo-queries. Writes the encoder's state dict
 from __future__ import annotations
 
 import argparse
-import random
 import time
 
 import torch
 
 from . import bienc_data
-from .model import BertConfig, BertForMaskedLM
+from .model import BertConfig, BertForMaskedLM, seeded_run
 from .pretrain import mlm_loop
 from .tokenizer import BertTokenizer
 
@@ -49,10 +48,7 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    random.seed(args.seed)
-    torch.manual_seed(args.seed)
-    rng = random.Random(args.seed)
+    rng = seeded_run(args.seed, args.threads)
     t0 = time.time()
     tok = BertTokenizer(args.vocab)
     products = bienc_data.load_products(args.products)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import time
 from typing import List
 
@@ -31,7 +30,7 @@ from torch import nn
 
 from . import bienc_data
 from .bm25 import BM25
-from .model import BertConfig, BertForSequenceClassification, BertModel
+from .model import BertConfig, BertForSequenceClassification, BertModel, seeded_run
 from .tokenizer import BertTokenizer
 
 
@@ -99,10 +98,7 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    random.seed(args.seed)
-    torch.manual_seed(args.seed)
-    rng = random.Random(args.seed)
+    rng = seeded_run(args.seed, args.threads)
     t0 = time.time()
     os.makedirs(args.out, exist_ok=True)
     tok = BertTokenizer(args.vocab)

@@ -8,6 +8,7 @@ unchanged and the ONNX graph computes the same function.
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass, asdict
 
 import torch
@@ -202,3 +203,13 @@ class BertForMaskedLM(nn.Module):
     def forward(self, input_ids, attention_mask, token_type_ids):
         h, _ = self.bert(input_ids, attention_mask, token_type_ids)
         return self.transform(h) @ self.bert.embeddings.word_embeddings.weight.t() + self.bias
+
+
+def seeded_run(seed: int, threads: int) -> random.Random:
+    """Sets torch's thread count and seeds Python's and torch's global
+    generators, so that a run is repeatable; returns a Random of the same
+    seed for the run's own sampling."""
+    torch.set_num_threads(threads)
+    random.seed(seed)
+    torch.manual_seed(seed)
+    return random.Random(seed)

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from . import data
-from .model import BertConfig, BertForMaskedLM
+from .model import BertConfig, BertForMaskedLM, seeded_run
 from .tokenizer import BertTokenizer
 from .vocab import corpus_texts
 
@@ -94,10 +94,7 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    random.seed(args.seed)
-    torch.manual_seed(args.seed)
-    rng = random.Random(args.seed)
+    rng = seeded_run(args.seed, args.threads)
     t0 = time.time()
     tok = BertTokenizer(args.vocab)
     cat, utt = corpus_texts()

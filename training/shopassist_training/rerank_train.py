@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 from . import bienc_data, judgments
 from .bm25 import BM25
-from .model import BertConfig, BertForSequenceClassification
+from .model import BertConfig, BertForSequenceClassification, seeded_run
 from .tokenizer import BertTokenizer
 
 
@@ -158,10 +158,7 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    random.seed(args.seed)
-    torch.manual_seed(args.seed)
-    rng = random.Random(args.seed)
+    rng = seeded_run(args.seed, args.threads)
     t0 = time.time()
     os.makedirs(args.out, exist_ok=True)
     tok = BertTokenizer(args.vocab)
