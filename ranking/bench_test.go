@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +22,12 @@ import (
 // another cross-encoder directory (for instance a random stand-in of the
 // expected size made by testdata/make_tiny.py) instead of models/reranker.
 const envBenchModel = "RANKING_BENCH_MODEL"
+
+// envBenchURL and envBenchCallers drive BenchmarkRemoteRerank50.
+const (
+	envBenchURL     = "RANKING_BENCH_URL"
+	envBenchCallers = "RANKING_BENCH_CALLERS"
+)
 
 // benchQueries are shopper queries of the kind the dev judgments hold.
 var benchQueries = []string{"bluetooth speaker", "laptop case", "external dvd drive", "wireless mouse", "hp 61 ink",
@@ -229,6 +237,73 @@ func BenchmarkRerank50Parallel(b *testing.B) {
 	})
 	b.StopTimer()
 	b.ReportMetric(float64(b.N*50)/time.Since(start).Seconds(), "pairs/s")
+}
+
+// BenchmarkRemoteRerank50 sends the 50 BM25 candidates of a real query per
+// operation through Remote to the rerank server at $RANKING_BENCH_URL (for
+// instance training/rerank_server.py on a GPU), from
+// $RANKING_BENCH_CALLERS concurrent callers (default 1), and reports
+// pairs/s over the wall time and the p50/p99 of a call. Skipped when the
+// variable is unset:
+//
+//	RANKING_BENCH_URL=http://127.0.0.1:8081/rerank RANKING_BENCH_CALLERS=8 \
+//	    go test ./ranking -run '^$' -bench RemoteRerank50 -benchtime 2000x
+func BenchmarkRemoteRerank50(b *testing.B) {
+	u := os.Getenv(envBenchURL)
+	if u == "" {
+		b.Skipf("set $%s to a rerank server's URL", envBenchURL)
+	}
+	callers := 1
+	if v := os.Getenv(envBenchCallers); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("$%s=%q: want a positive integer", envBenchCallers, v)
+		}
+		callers = n
+	}
+	r, err := NewRemote(Config{URL: u, Timeout: 10 * time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	sets := demoCandidates(b)
+	ctx := context.Background()
+	for _, s := range sets { // warm up: connections, the server's caches
+		if _, err := r.Score(ctx, s.query, s.texts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	durs := make([]time.Duration, b.N)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= b.N {
+					return
+				}
+				s := sets[i%len(sets)]
+				t := time.Now()
+				if _, err := r.Score(ctx, s.query, s.texts); err != nil {
+					b.Error(err)
+					return
+				}
+				durs[i] = time.Since(t)
+			}
+		}()
+	}
+	wg.Wait()
+	wall := time.Since(start)
+	b.StopTimer()
+	slices.Sort(durs)
+	b.ReportMetric(float64(durs[len(durs)/2].Microseconds())/1e3, "p50-ms")
+	b.ReportMetric(float64(durs[min(len(durs)-1, len(durs)*99/100)].Microseconds())/1e3, "p99-ms")
+	b.ReportMetric(float64(b.N*50)/wall.Seconds(), "pairs/s")
 }
 
 // BenchmarkRank50 is the Ranker's own cost around a reranker that answers
