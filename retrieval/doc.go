@@ -2,8 +2,9 @@
 //
 // Index is the interface; New picks a backend from Config. The default,
 // Embedded, is an in-process BM25F index over product title, name,
-// description and brand (plus a low-weight field holding the derived terms
-// of model numbers, see Tokenize), with filters applied while scoring.
+// description and brand, plus two low-weight fields: the words of the
+// text-valued attributes, and the derived terms of model numbers (see
+// Tokenize); filters apply while scoring.
 //
 // # Dense and hybrid retrieval
 //
@@ -12,8 +13,8 @@
 // ProductText of each product in batches and adds it to a VectorIndex, an
 // HNSW graph over L2-normalised vectors scored by cosine; Search embeds the
 // query and, per Query.Mode, returns BM25 only (ModeLexical), vectors only
-// (ModeDense) or both Config.Candidates (100) deep fused by reciprocal rank
-// with k = 60, the dense list weighted by Config.DenseWeight (ModeHybrid,
+// (ModeDense) or both Config.Candidates (200) deep fused by reciprocal rank
+// with k = 10, the dense list weighted by Config.DenseWeight (ModeHybrid,
 // the default with an Encoder; see FuseWeighted). Without
 // an Encoder the index is exactly the BM25 index and dense modes fail with
 // ErrNoEncoder. Filters reach the vector half inside the graph walk: the

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode"
 
 	"github.com/shopassist/shopassist/catalog"
 )
@@ -21,6 +22,10 @@ const (
 	fieldName
 	fieldDescription
 	fieldBrand
+	// fieldAttrs holds the words of the product's text-valued attributes
+	// (see attributeText): "Gaming", "Full-size tablet", "5.1 Surround
+	// sound" say what many titles leave out.
+	fieldAttrs
 	// fieldParts holds the derived terms of every other field (segments
 	// of model numbers, glued hyphen chains; see Tokenize), so they neither
 	// lengthen the real fields nor weigh as much as the words themselves.
@@ -62,8 +67,9 @@ type docInfo struct {
 	inStock bool // not known to be out of stock
 }
 
-// Embedded is the in-process BM25 index over product title, name,
-// description and brand. See the package documentation for its contract.
+// Embedded is the in-process BM25F index over product title, name,
+// description, brand and attribute words. See the package documentation
+// for its contract.
 type Embedded struct {
 	cfg     Config
 	tokOpts tokenOptions
@@ -106,6 +112,30 @@ type termInfo struct {
 	postings []posting
 	df       uint32            // live documents with the term in any field
 	fdf      [numFields]uint32 // live documents with the term in each field
+	// attrOnly counts the live documents with the term in fieldAttrs
+	// alone. BM25F's idf leaves them out (see idfDF): a word common in
+	// attribute values ("black", "windows") keeps the weight it has in
+	// titles and descriptions.
+	attrOnly uint32
+}
+
+// idfDF is the document frequency BM25F's idf uses: documents with the
+// term outside the attributes, or, for a term found only there, all.
+func (t *termInfo) idfDF() uint32 {
+	if t.df > t.attrOnly {
+		return t.df - t.attrOnly
+	}
+	return t.df
+}
+
+// onlyInAttrs reports whether the term counts tf lie in fieldAttrs alone.
+func onlyInAttrs(tf [numFields]uint8) bool {
+	for f, c := range tf {
+		if c > 0 && f != fieldAttrs {
+			return false
+		}
+	}
+	return true
 }
 
 type docTerm struct {
@@ -266,8 +296,54 @@ func fieldText(p *catalog.Product, f int) string {
 		return p.Description
 	case fieldBrand:
 		return p.Brand
+	case fieldAttrs:
+		return attributeText(p.Attributes)
 	}
 	return ""
+}
+
+// attributeText joins, in key order, the attribute values that are words
+// rather than measures or flags (isWordValue): "Gaming" and "Wi-Fi 5
+// (802.11ac)" are kept, "1920 x 1080", "3.5 mm" and "true" are not.
+func attributeText(attrs map[string]string) string {
+	if len(attrs) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(attrs))
+	for k, v := range attrs {
+		if isWordValue(v) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(attrs[k])
+	}
+	return b.String()
+}
+
+// isWordValue reports whether an attribute value holds a run of three or
+// more letters and is not a yes/no flag.
+func isWordValue(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "false", "yes", "no":
+		return false
+	}
+	run := 0
+	for _, r := range v {
+		if unicode.IsLetter(r) {
+			if run++; run >= 3 {
+				return true
+			}
+		} else {
+			run = 0
+		}
+	}
+	return false
 }
 
 // analyze fills e.docTerm with p's distinct terms and their per-field
@@ -278,6 +354,9 @@ func (e *Embedded) analyze(p *catalog.Product) (lens [numFields]float32) {
 		e.tok.run(fieldText(p, f), func(tok []byte, extra bool) {
 			f := f
 			if extra {
+				if f == fieldAttrs { // attributes add words, not model-number parts
+					return
+				}
 				f = fieldParts
 			}
 			lens[f]++
@@ -313,6 +392,9 @@ func (e *Embedded) add(p *catalog.Product) {
 		t := &e.terms[dt.id]
 		t.postings = append(t.postings, posting{doc: slot, tf: dt.tf})
 		t.df++
+		if onlyInAttrs(dt.tf) {
+			t.attrOnly++
+		}
 		for f, tf := range dt.tf {
 			if tf > 0 {
 				t.fdf[f]++
@@ -347,6 +429,9 @@ func (e *Embedded) remove(i uint32) {
 	for _, dt := range e.docTerm {
 		t := &e.terms[dt.id]
 		t.df--
+		if onlyInAttrs(dt.tf) {
+			t.attrOnly--
+		}
 		for f, tf := range dt.tf {
 			if tf > 0 {
 				t.fdf[f]--
@@ -493,7 +578,7 @@ func (e *Embedded) searchLexical(ctx context.Context, q Query) ([]Hit, error) {
 	// Per-field length normalisation: tf / (alpha + beta*len).
 	var alpha, beta, w [numFields]float32
 	wt := e.cfg.Weights
-	weights := [numFields]float64{wt.Title, wt.Name, wt.Description, wt.Brand, wt.Parts}
+	weights := [numFields]float64{wt.Title, wt.Name, wt.Description, wt.Brand, wt.Attributes, wt.Parts}
 	n := float64(e.live)
 	for fi := range numFields {
 		avg := e.totLen[fi] / n
@@ -517,7 +602,7 @@ func (e *Embedded) searchLexical(ctx context.Context, q Query) ([]Hit, error) {
 			return nil, ctx.Err()
 		}
 		t := &e.terms[qt.id]
-		idf := float32(bm25IDF(n, float64(t.df))) * qt.qtf
+		idf := float32(bm25IDF(n, float64(t.idfDF()))) * qt.qtf
 		var fidf [numFields]float32
 		if sum {
 			for fi := range numFields {

@@ -277,7 +277,7 @@ func TestTuneDev(t *testing.T) {
 							for _, wb := range []float64{1} {
 								for _, wp := range []float64{0.25, 0.5, 1} {
 									for _, pq := range []float32{0.5, 1} {
-										e.cfg = Config{K1: k1, B: b, Scoring: scoring, Weights: FieldWeights{1, wn, wd, wb, wp}}
+										e.cfg = Config{K1: k1, B: b, Scoring: scoring, Weights: FieldWeights{1, wn, wd, wb, DefaultWeights.Attributes, wp}}
 										e.partsQueryWeight = pq
 										f := evaluate(qs, indexSearcher(t, e))
 										best = append(best, result{fmt.Sprintf("%s k1=%.2f b=%.2f w=%v pq=%v", scoring, k1, b, e.cfg.Weights, pq), f})
