@@ -4,7 +4,9 @@
 // Embedded, is an in-process BM25F index over product title, name,
 // description and brand, plus two low-weight fields: the words of the
 // text-valued attributes, and the derived terms of model numbers (see
-// Tokenize); filters apply while scoring.
+// Tokenize); filters apply while scoring. A product's BM25F score is scaled
+// by the share of the query's distinct words it matches (a word matched
+// only in the attributes counts FieldWeights.Attributes, at most 1).
 //
 // # Dense and hybrid retrieval
 //

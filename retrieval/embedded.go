@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"strings"
 	"sync"
@@ -501,12 +502,16 @@ func (e *Embedded) compact() {
 // nothing proportional to the collection.
 type searchScratch struct {
 	// score holds each document's running score: 0 not yet seen, < 0
-	// rejected by the filter, > 0 matched.
-	score   []float32
-	touched []uint32
-	heap    []scored
-	terms   []queryTerm
-	tok     tokenizer
+	// rejected by the filter, > 0 matched; matched and attrMatched, the
+	// query words it matched (queryTerm.words bits) outside the attributes
+	// and in them.
+	score       []float32
+	touched     []uint32
+	heap        []scored
+	terms       []queryTerm
+	tok         tokenizer
+	matched     []uint32
+	attrMatched []uint32
 }
 
 type scored struct {
@@ -517,6 +522,25 @@ type scored struct {
 type queryTerm struct {
 	id  uint32
 	qtf float32
+	// words has bit i set when the term is the query's i-th distinct
+	// word (the 32nd stands for all after it); 0 for a derived term only.
+	words uint32
+}
+
+// addQueryTerm adds qtf to term id's query weight and words to its word
+// bits (a term already seen as a word keeps its bits), and returns them.
+func (e *Embedded) addQueryTerm(s *searchScratch, id uint32, qtf float32, words uint32) uint32 {
+	for j := range s.terms {
+		if t := &s.terms[j]; t.id == id {
+			t.qtf += qtf
+			if t.words == 0 {
+				t.words = words
+			}
+			return t.words
+		}
+	}
+	s.terms = append(s.terms, queryTerm{id: id, qtf: qtf, words: words})
+	return words
 }
 
 // searchLexical returns up to q.K (10 when q.K <= 0) live products matching
@@ -545,22 +569,20 @@ func (e *Embedded) searchLexical(ctx context.Context, q Query) ([]Hit, error) {
 	// string(bytes) do not copy.
 	s.terms = s.terms[:0]
 	s.tok.opts = e.tokOpts
+	nWords := 0
 	s.tok.run(q.Text, func(tok []byte, extra bool) {
 		id, ok := e.dict[string(tok)]
 		if !ok || e.terms[id].df == 0 {
 			return
 		}
-		qtf := float32(1)
 		if extra {
-			qtf = e.partsQueryWeight
+			e.addQueryTerm(s, id, e.partsQueryWeight, 0)
+			return
 		}
-		for j := range s.terms {
-			if s.terms[j].id == id {
-				s.terms[j].qtf += qtf
-				return
-			}
+		bit := uint32(1) << min(nWords, 31)
+		if e.addQueryTerm(s, id, 1, bit) == bit { // not a repeated word
+			nWords++
 		}
-		s.terms = append(s.terms, queryTerm{id: id, qtf: qtf})
 	})
 	if len(s.terms) == 0 || e.live == 0 {
 		return nil, nil
@@ -573,6 +595,14 @@ func (e *Embedded) searchLexical(ctx context.Context, q Query) ([]Hit, error) {
 		s.score = make([]float32, len(e.docs)+len(e.docs)/8)
 	}
 	score := s.score[:len(e.docs)]
+	if len(s.matched) < len(e.docs) {
+		s.matched = make([]uint32, len(s.score))
+	}
+	matched := s.matched[:len(e.docs)]
+	if len(s.attrMatched) < len(e.docs) {
+		s.attrMatched = make([]uint32, len(s.score))
+	}
+	attrMatched := s.attrMatched[:len(e.docs)]
 	touched := s.touched[:0]
 
 	// Per-field length normalisation: tf / (alpha + beta*len).
@@ -597,7 +627,7 @@ func (e *Embedded) searchLexical(ctx context.Context, q Query) ([]Hit, error) {
 
 	for ti, qt := range s.terms {
 		if ti&7 == 7 && ctx.Err() != nil {
-			e.resetScores(score, touched)
+			resetScores(s, touched)
 			s.touched = touched[:0]
 			return nil, ctx.Err()
 		}
@@ -645,15 +675,28 @@ func (e *Embedded) searchLexical(ctx context.Context, q Query) ([]Hit, error) {
 				}
 			}
 			score[p.doc] = cur + add
+			if onlyInAttrs(p.tf) {
+				attrMatched[p.doc] |= qt.words
+			} else {
+				matched[p.doc] |= qt.words
+			}
 		}
 	}
-
-	// Top k by a min-heap on score; ties keep the lower slot.
+	// Top k by a min-heap on the score times the share of the query's
+	// distinct words the product matches (Lucene's classic coordination
+	// factor: "bluetooth speaker" ranks speakers that say Bluetooth above
+	// other speakers); a word matched only in the attributes counts as
+	// much as that field weighs. Ties keep the lower slot.
+	attrShare := float32(min(wt.Attributes, 1))
 	h := s.heap[:0]
 	for _, doc := range touched {
 		sc := score[doc]
 		if sc <= 0 {
 			continue
+		}
+		if nWords > 1 {
+			m := matched[doc]
+			sc *= (float32(bits.OnesCount32(m)) + attrShare*float32(bits.OnesCount32(attrMatched[doc]&^m))) / float32(min(nWords, 32))
 		}
 		c := scored{doc: doc, score: sc}
 		if len(h) < k {
@@ -664,7 +707,7 @@ func (e *Embedded) searchLexical(ctx context.Context, q Query) ([]Hit, error) {
 			heapDown(h, 0)
 		}
 	}
-	e.resetScores(score, touched)
+	resetScores(s, touched)
 	s.touched = touched[:0]
 	slices.SortFunc(h, func(a, b scored) int {
 		switch {
@@ -683,9 +726,12 @@ func (e *Embedded) searchLexical(ctx context.Context, q Query) ([]Hit, error) {
 	return hits, nil
 }
 
-func (e *Embedded) resetScores(score []float32, touched []uint32) {
+// resetScores clears the scratch entries of the touched documents.
+func resetScores(s *searchScratch, touched []uint32) {
 	for _, d := range touched {
-		score[d] = 0
+		s.score[d] = 0
+		s.matched[d] = 0
+		s.attrMatched[d] = 0
 	}
 }
 

@@ -489,3 +489,42 @@ func TestSearchAllocations(t *testing.T) {
 		t.Errorf("Search allocates %.0f times per call, want <= 6", allocs)
 	}
 }
+
+// TestAttributeWordsSearched: a word found only in an attribute value finds
+// the product; measures and yes/no flags are not indexed.
+func TestAttributeWordsSearched(t *testing.T) {
+	e := newTestIndex(t, []catalog.Product{
+		{ID: "tab", Title: "Denver TAQ-10383K 25.6 cm (10.1\") 16 GB Android 8.1", Attributes: map[string]string{
+			"device_type": "Full-size tablet", "weight": "1150", "bluetooth": "true", "display_resolution": "1024 x 600"}},
+		{ID: "cable", Title: "HDMI cable 2 m", Attributes: map[string]string{"cable_length": "2", "gold_plated": "yes"}},
+	})
+	if got := ids(search(t, e, Query{Text: "full-size tablet", K: 10})); !slices.Equal(got, []string{"tab"}) {
+		t.Errorf(`"full-size tablet" = %v, want [tab] (found through device_type)`, got)
+	}
+	for _, q := range []string{"1150", "true", "yes", "1024 600"} {
+		if got := ids(search(t, e, Query{Text: q, K: 10})); len(got) != 0 {
+			t.Errorf("%q = %v, want nothing: measures and flags are not indexed", q, got)
+		}
+	}
+}
+
+// TestSearchPrefersProductsMatchingEveryWord: a product that matches every
+// word of the query outranks one that matches a single, rarer word many
+// times (the coordination factor).
+func TestSearchPrefersProductsMatchingEveryWord(t *testing.T) {
+	products := []catalog.Product{
+		{ID: "pad", Title: "Mouse mouse mouse pad"},
+		{ID: "mouse", Title: "Logitech wireless mouse M185, a mouse for notebooks"},
+	}
+	for i := range 6 {
+		products = append(products, catalog.Product{ID: fmt.Sprint("kb", i), Title: fmt.Sprintf("Wireless keyboard K%d", i)})
+	}
+	e := newTestIndex(t, products)
+	if got := ids(search(t, e, Query{Text: "wireless mouse", K: 2})); !slices.Equal(got, []string{"mouse", "pad"}) {
+		t.Errorf(`"wireless mouse" = %v, want [mouse pad]`, got)
+	}
+	// A one-word query is plain BM25F: the pad says "mouse" more.
+	if got := ids(search(t, e, Query{Text: "mouse", K: 2})); !slices.Equal(got, []string{"pad", "mouse"}) {
+		t.Errorf(`"mouse" = %v, want [pad mouse]`, got)
+	}
+}
