@@ -603,6 +603,9 @@ func (e *Embedded) searchLexical(ctx context.Context, q Query) ([]Hit, error) {
 		s.attrMatched = make([]uint32, len(s.score))
 	}
 	attrMatched := s.attrMatched[:len(e.docs)]
+	// Coordination (below) needs the words each product matched; a
+	// one-word query skips that bookkeeping.
+	coord := nWords > 1
 	touched := s.touched[:0]
 
 	// Per-field length normalisation: tf / (alpha + beta*len).
@@ -675,9 +678,11 @@ func (e *Embedded) searchLexical(ctx context.Context, q Query) ([]Hit, error) {
 				}
 			}
 			score[p.doc] = cur + add
-			if onlyInAttrs(p.tf) {
+			switch {
+			case !coord || qt.words == 0:
+			case onlyInAttrs(p.tf):
 				attrMatched[p.doc] |= qt.words
-			} else {
+			default:
 				matched[p.doc] |= qt.words
 			}
 		}
@@ -694,7 +699,7 @@ func (e *Embedded) searchLexical(ctx context.Context, q Query) ([]Hit, error) {
 		if sc <= 0 {
 			continue
 		}
-		if nWords > 1 {
+		if coord {
 			m := matched[doc]
 			sc *= (float32(bits.OnesCount32(m)) + attrShare*float32(bits.OnesCount32(attrMatched[doc]&^m))) / float32(min(nWords, 32))
 		}
