@@ -220,7 +220,7 @@ func scan(text string) []token {
 // parseNumber reads "800", "19.99", "19,99", "1,000", "1.299,00", "1k",
 // "1.5k". A ',' followed by exactly three digits is a thousands separator,
 // otherwise a decimal comma; with both '.' and ',' the last one is the
-// decimal point.
+// decimal point. Numbers above maxNumber are not read.
 func parseNumber(s string) (float64, bool) {
 	mult := 1.0
 	if strings.HasSuffix(s, "k") && len(s) > 1 {
@@ -253,11 +253,15 @@ func parseNumber(s string) (float64, bool) {
 		s = strings.ReplaceAll(s, ".", "")
 	}
 	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v*mult) > maxNumber {
 		return 0, false
 	}
 	return v * mult, true
 }
+
+// maxNumber is the largest number parseNumber accepts: no price or size
+// is larger, and its minor units (×120 for "around") stay far inside int64.
+const maxNumber = 1e12
 
 // Extract finds the slots of one message.
 func (x *SlotExtractor) Extract(text string) Slots {

@@ -99,7 +99,7 @@ func TestParseNumber(t *testing.T) {
 			t.Errorf("parseNumber(%q) = %v, %v; want %v", in, got, ok, want)
 		}
 	}
-	for _, in := range []string{"", "k", "abc", "12a", ".5"} {
+	for _, in := range []string{"", "k", "abc", "12a", ".5", "99999999999999999999", "2000000000k"} {
 		if _, ok := parseNumber(in); ok {
 			t.Errorf("parseNumber(%q) accepted", in)
 		}
@@ -107,7 +107,7 @@ func TestParseNumber(t *testing.T) {
 }
 
 func FuzzExtractSlots(f *testing.F) {
-	for _, s := range []string{"laptop under $800", "between 20 and 50 euros", `27" monitor`, "Lenovo or Dell", "€", "1,2,3", "-5 to -3", "''", "ab’cd"} {
+	for _, s := range []string{"laptop under $800", "between 20 and 50 euros", `27" monitor`, "Lenovo or Dell", "€", "1,2,3", "-5 to -3", "''", "ab’cd", "around 99999999999999999999 dollars"} {
 		f.Add(s)
 	}
 	x := NewSlotExtractor(testBrands)
