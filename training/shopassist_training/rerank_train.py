@@ -15,7 +15,10 @@ Loss: listwise softmax cross-entropy over each query's group (target ∝ label)
 + pointwise binary cross-entropy on the label, so sigmoid(logit) reads as a
 relevance probability. With --dev-train the judged pairs of
 data/icecat_judgments_dev_train.csv are added (label = rating / 3); the
-holdout file is never read here.
+holdout file is never read here. Measured alternatives, none better on the
+dev judgments (BENCHMARKS.md, "Nine more recipes"): --partial-label (the 0.5
+above) and --distill (a listwise term toward the bi-encoder's scores of each
+group, --teacher, default the folder of --init).
 
   /usr/bin/python3 -m shopassist_training.rerank_train --vocab models/reranker/vocab.txt \
       --init artifacts/biencoder/l2h128/model.pt --out artifacts/reranker/run
@@ -57,7 +60,8 @@ class Labeler:
     * 0.0: otherwise.
     """
 
-    def __init__(self, products: List[dict], types: List[Optional[str]]):
+    def __init__(self, products: List[dict], types: List[Optional[str]], partial: float = 0.5):
+        self.partial = partial
         self.types = types
         # head noun of the product's type, only where the type is the phrase right after the
         # model name (bienc_data.product_types' first choice; its fallback is a guess)
@@ -77,7 +81,7 @@ class Labeler:
             type_ok = not names_type or (self.heads[i] in qw if self.heads[i] else True)
             if qw <= self.title[i] and type_ok:
                 return 1.0
-            return 0.5
+            return self.partial
         if t and self.types[i] == t and content(t) <= qw:
             return 0.4
         return 0.0
@@ -153,6 +157,12 @@ def main(argv=None):
     ap.add_argument("--minutes", type=float, default=0)
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--bce", type=float, default=1.0, help="weight of the pointwise BCE term")
+    ap.add_argument("--partial-label", type=float, default=0.5,
+                    help="label of a product holding every query word but of another type, or only in its description")
+    ap.add_argument("--distill", type=float, default=0.0,
+                    help="weight of a listwise term pulling each group's scores toward the bi-encoder's (--teacher)")
+    ap.add_argument("--teacher", default="", help="bienc_train run folder (default: the folder of --init)")
+    ap.add_argument("--teacher-temperature", type=float, default=0.05)
     ap.add_argument("--dev-train", action="store_true", help="also train on data/icecat_judgments_dev_train.csv")
     ap.add_argument("--dev-repeats", type=int, default=8, help="shuffled passes over each dev-train query's judged products")
     ap.add_argument("--seed", type=int, default=11)
@@ -164,7 +174,7 @@ def main(argv=None):
     tok = BertTokenizer(args.vocab)
     products = bienc_data.load_products(args.products)
     pq = bienc_data.PseudoQueries(products)
-    labeler = Labeler(products, pq.types)
+    labeler = Labeler(products, pq.types, args.partial_label)
     bm25 = BM25([p["text"] for p in products])
     groups = build_groups(products, pq, labeler, bm25, args.queries, args.group, rng)
     n_weak = len(groups)
@@ -190,6 +200,11 @@ def main(argv=None):
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / (steps - warm))))
     sep = tok.vocab["[SEP]"]
     texts = [p["text"] for p in products]
+    teacher = None
+    if args.distill > 0:
+        from .bienc_train import load_model, pad
+        teacher, ts = load_model(args.teacher or os.path.dirname(args.init))
+        t_len = ts["args"]["max_length"]
     model.train()
     order = []
     ema = None
@@ -213,6 +228,17 @@ def main(argv=None):
             if yl.sum() > 0:
                 loss_list = loss_list - (yl / yl.sum() * F.log_softmax(logits[a:a + n], 0)).sum()
         loss = loss_list / len(gs) + args.bce * F.binary_cross_entropy_with_logits(logits, y)
+        if teacher is not None:
+            with torch.no_grad():
+                qv = teacher.embed(*pad([tok.encode(q, max_length=t_len)["input_ids"] for q, _, _ in gs]))
+                dv = teacher.embed(*pad([tok.encode(texts[i], max_length=t_len)["input_ids"] for _, idx, _ in gs for i in idx]))
+            loss_kd = 0.0
+            a = 0
+            for g, n in enumerate(sizes):
+                soft = F.softmax((dv[a:a + n] @ qv[g]) / args.teacher_temperature, 0)
+                loss_kd = loss_kd - (soft * F.log_softmax(logits[a:a + n], 0)).sum()
+                a += n
+            loss = loss + args.distill * loss_kd / len(gs)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
