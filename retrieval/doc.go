@@ -19,7 +19,10 @@
 // with k = 10, the dense list weighted by Config.DenseWeight (ModeHybrid,
 // the default with an Encoder; see FuseWeighted). Without
 // an Encoder the index is exactly the BM25 index and dense modes fail with
-// ErrNoEncoder. Filters reach the vector half inside the graph walk: the
+// ErrNoEncoder. Batches are linked into the graph by parallel goroutines,
+// and then the bottom layer is repaired so that every node is reachable
+// from the entry point and linked back by one of its neighbours
+// (VectorIndex.AddBatch). Filters reach the vector half inside the graph walk: the
 // walk passes through rejected nodes but only accepted ones fill the
 // results, with ef raised by the filter's estimated pass rate, and a
 // filter estimated to pass at most VectorConfig.ExactBelow (2,048) vectors

@@ -170,9 +170,9 @@ func (v *VectorIndex) Add(id string, vec []float32, hash uint64) error {
 // AddBatch inserts or replaces vectors (normalising a copy of each) with
 // their content hashes (hashes may be nil). An ID stored with the same
 // non-zero hash is left as it is. Within one call a later duplicate ID
-// wins. Insertion runs on up to GOMAXPROCS goroutines;
-// searches wait for the batch. Every vector is checked before anything
-// changes.
+// wins. Insertion runs on up to GOMAXPROCS goroutines, followed by
+// relinkStranded when it ran on more than one; searches wait for the
+// batch. Every vector is checked before anything changes.
 func (v *VectorIndex) AddBatch(ids []string, vecs [][]float32, hashes []uint64) error {
 	if len(ids) != len(vecs) || (hashes != nil && len(hashes) != len(ids)) {
 		return errors.New("retrieval: AddBatch: ids, vectors and hashes differ in length")
@@ -272,7 +272,119 @@ func (v *VectorIndex) AddBatch(ids []string, vecs [][]float32, hashes []uint64) 
 		})
 	}
 	wg.Wait()
+	v.relinkStranded()
 	return nil
+}
+
+// relinkStranded repairs what parallel insertion leaves behind in the
+// bottom layer, where every search ends, and returns how many links it
+// added. Nodes inserted at the same time do not see each other, so a node's
+// in-links from its own neighbours can all be pruned away by neighbours
+// that meanwhile gained closer nodes. About 1 node in 500 of the clustered
+// test vectors was then found by no search, or only by a detour that a
+// search with ef = 400 did not take. Sequential insertion left none.
+//
+// Each pass links a node into its nearest neighbour's list (displacing
+// that list's farthest entry when full) when none of its own neighbours
+// links back to it. It then links every node that the bottom layer cannot
+// reach from the entry point into its two nearest reachable nodes. A
+// displaced entry may need a link in turn, so the passes repeat until one
+// adds nothing (at most 8). The caller holds the write lock. A pass costs
+// O(N·M²) integer compares and O(N·M) for the walk, small beside the batch
+// that preceded it.
+func (v *VectorIndex) relinkStranded() int {
+	n := len(v.ids)
+	if v.entry < 0 || n < 2 {
+		return 0
+	}
+	s := v.getScratch()
+	defer v.scratch.Put(s)
+	s.locked = false
+	seen := make([]bool, n)
+	var stack []uint32
+	total := 0
+	for range 8 {
+		linked := 0
+		for u := range uint32(n) {
+			nb := v.neighbours(u, 0)
+			if len(nb) == 0 {
+				continue
+			}
+			back := false
+			for _, m := range nb {
+				if slices.Contains(v.neighbours(m, 0), u) {
+					back = true
+					break
+				}
+			}
+			if !back {
+				v.linkInto(nb[0], u)
+				linked++
+			}
+		}
+		clear(seen)
+		stack = v.markReachable(seen, uint32(v.entry), stack)
+		for u := range uint32(n) {
+			if seen[u] {
+				continue
+			}
+			q := v.vec(u)
+			ep := uint32(v.entry)
+			epDist := v.dist(q, ep)
+			for l := v.maxLevel; l > 0; l-- {
+				ep, epDist = v.greedy(s, q, ep, epDist, l)
+			}
+			// The beam meets only reachable nodes, so u is not among them.
+			cands := v.searchLayer(s, q, ep, epDist, v.cfg.EfConstruction, 0, nil)
+			for _, c := range cands[:min(2, len(cands))] {
+				v.linkInto(c.node, u)
+				linked++
+			}
+			stack = v.markReachable(seen, u, stack)
+		}
+		total += linked
+		if linked == 0 {
+			break
+		}
+	}
+	return total
+}
+
+// markReachable sets seen for from and every node the bottom layer reaches
+// from it, not walking on from nodes already seen. stack is scratch space,
+// returned for reuse.
+func (v *VectorIndex) markReachable(seen []bool, from uint32, stack []uint32) []uint32 {
+	seen[from] = true
+	stack = append(stack[:0], from)
+	for len(stack) > 0 {
+		m := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, o := range v.neighbours(m, 0) {
+			if !seen[o] {
+				seen[o] = true
+				stack = append(stack, o)
+			}
+		}
+	}
+	return stack
+}
+
+// linkInto adds u to m's bottom-layer list, in place of m's farthest
+// neighbour when the list is full.
+func (v *VectorIndex) linkInto(m, u uint32) {
+	nb := v.neighbours(m, 0)
+	if len(nb) < v.maxLinks(0) {
+		v.appendNeighbour(m, 0, u)
+		return
+	}
+	mv := v.vec(m)
+	far, farDist := 0, float32(-1)
+	for i, o := range nb {
+		if d := v.dist(mv, o); d > farDist {
+			far, farDist = i, d
+		}
+	}
+	nb[far] = u
 }
 
 func (v *VectorIndex) randomLevel() int {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -109,11 +110,40 @@ func TestVectorIndexRecall(t *testing.T) {
 	if r := recallAt(v, queries, 10, nil); r < 0.99 {
 		t.Errorf("recall@10 at ef=400 = %.3f, want >= 0.99", r)
 	}
-	v.SetEfSearch(DefaultEfSearch)
-	// A vector's own nearest neighbour is itself.
-	hits := v.Search(vecs[123], 1, nil)
-	if len(hits) != 1 || hits[0].ID != "p123" || hits[0].Score < 0.9999 {
-		t.Errorf("self search = %+v, want p123 with score 1", hits)
+}
+
+// TestVectorIndexEveryNodeReachable builds indexes with parallel insertion,
+// which before relinkStranded left 3–21 of 4,000 nodes unreachable in the
+// bottom layer (no search could return them), and checks what the repair
+// guarantees there: every node is reachable from the entry point and is
+// linked back by one of its own neighbours. As a consequence nearly every
+// vector's nearest neighbour at ef 400 is itself (21 misses in 40,000
+// after the repair against 105 before it, over 10 builds).
+func TestVectorIndexEveryNodeReachable(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	for seed := range uint64(3) {
+		vecs := clusteredVectors(4000, 32, seed+1)
+		v := buildVectorIndex(t, vecs, VectorConfig{})
+		seen := make([]bool, len(vecs))
+		v.markReachable(seen, uint32(v.entry), nil)
+		if n := len(vecs) - len(slices.DeleteFunc(seen, func(b bool) bool { return !b })); n > 0 {
+			t.Errorf("seed %d: %d of %d nodes unreachable from the entry point", seed+1, n, len(vecs))
+		}
+		for n := range uint32(len(vecs)) {
+			if !slices.ContainsFunc(v.neighbours(n, 0), func(m uint32) bool { return slices.Contains(v.neighbours(m, 0), n) }) {
+				t.Errorf("seed %d: no neighbour of %s links back to it", seed+1, v.ids[n])
+			}
+		}
+		v.SetEfSearch(400)
+		var miss int
+		for i, x := range vecs {
+			if hits := v.Search(x, 1, nil); len(hits) != 1 || hits[0].ID != fmt.Sprint("p", i) {
+				miss++
+			}
+		}
+		if miss > len(vecs)/200 {
+			t.Errorf("seed %d: %d of %d vectors are not their own nearest neighbour at ef 400", seed+1, miss, len(vecs))
+		}
 	}
 }
 
