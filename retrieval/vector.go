@@ -280,9 +280,10 @@ func (v *VectorIndex) AddBatch(ids []string, vecs [][]float32, hashes []uint64) 
 // bottom layer, where every search ends, and returns how many links it
 // added. Nodes inserted at the same time do not see each other, so a node's
 // in-links from its own neighbours can all be pruned away by neighbours
-// that meanwhile gained closer nodes. About 1 node in 500 of the clustered
-// test vectors was then found by no search, or only by a detour that a
-// search with ef = 400 did not take. Sequential insertion left none.
+// that meanwhile gained closer nodes. On 4,000 clustered test vectors that
+// left 3–21 nodes no search could reach, and about 1 in 400 that a search
+// with ef = 400 did not find (1 in 1,900 after this repair). Sequential
+// insertion left none.
 //
 // Each pass links a node into its nearest neighbour's list (displacing
 // that list's farthest entry when full) when none of its own neighbours

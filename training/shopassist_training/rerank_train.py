@@ -87,6 +87,20 @@ class Labeler:
         return 0.0
 
 
+def listwise(logits: torch.Tensor, target: torch.Tensor, sizes: List[int]) -> torch.Tensor:
+    """Sum over consecutive groups of ``sizes`` of the softmax cross-entropy
+    between the group's logits and its non-negative targets normalised to
+    sum 1 (groups whose targets are all 0 are skipped)."""
+    loss = logits.new_zeros(())
+    a = 0
+    for n in sizes:
+        t = target[a:a + n]
+        if t.sum() > 0:
+            loss = loss - (t / t.sum() * F.log_softmax(logits[a:a + n], 0)).sum()
+        a += n
+    return loss
+
+
 def encode_pair(tok: BertTokenizer, q: str, doc: str, max_length: int) -> List[int]:
     return tok.encode(q, doc, max_length=max_length)["input_ids"]
 
@@ -222,23 +236,14 @@ def main(argv=None):
         ids, mask, types = batch_tensors(seqs, sep)
         logits = model(ids, mask, types)[:, 0]
         y = torch.tensor(lab)
-        loss_list = 0.0
-        for s, (a, n) in enumerate(zip([0] + list(torch.tensor(sizes).cumsum(0)[:-1].tolist()), sizes)):
-            yl = y[a:a + n]
-            if yl.sum() > 0:
-                loss_list = loss_list - (yl / yl.sum() * F.log_softmax(logits[a:a + n], 0)).sum()
-        loss = loss_list / len(gs) + args.bce * F.binary_cross_entropy_with_logits(logits, y)
+        loss = listwise(logits, y, sizes) / len(gs) + args.bce * F.binary_cross_entropy_with_logits(logits, y)
         if teacher is not None:
             with torch.no_grad():
                 qv = teacher.embed(*pad([tok.encode(q, max_length=t_len)["input_ids"] for q, _, _ in gs]))
                 dv = teacher.embed(*pad([tok.encode(texts[i], max_length=t_len)["input_ids"] for _, idx, _ in gs for i in idx]))
-            loss_kd = 0.0
-            a = 0
-            for g, n in enumerate(sizes):
-                soft = F.softmax((dv[a:a + n] @ qv[g]) / args.teacher_temperature, 0)
-                loss_kd = loss_kd - (soft * F.log_softmax(logits[a:a + n], 0)).sum()
-                a += n
-            loss = loss + args.distill * loss_kd / len(gs)
+                qv = torch.repeat_interleave(qv, torch.tensor(sizes), 0)
+                soft = torch.exp((dv * qv).sum(-1) / args.teacher_temperature)
+            loss = loss + args.distill * listwise(logits, soft, sizes) / len(gs)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
